@@ -1,0 +1,104 @@
+/**
+ * Every verified advert this peer has seen, newest per peer, with indexes for
+ * "who owns soul X" and "who offers backend Y". It also supplies the DHT
+ * validator and selector for the `/clawmesh/` namespace, so a forged or stale
+ * record is refused on every path it can arrive by (PUT from a peer, GET
+ * results, our own look-ups).
+ */
+import { EventEmitter } from 'node:events'
+import type { SelectFn, ValidateFn } from '@libp2p/kad-dht'
+import { toString as bytesToString } from 'uint8arrays'
+import { type AdvertBody, AdvertError, decodeAdvert } from './advert.js'
+
+/** Events of the store. */
+export interface AdvertStoreEvents {
+  /** A peer's advert is new or newer than before. */
+  change: [body: AdvertBody]
+}
+
+/** Known adverts, newest per peer. */
+export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
+  private readonly adverts = new Map<string, AdvertBody>()
+  /** Counts of refused records by error code, for status and tests. */
+  readonly rejected = new Map<string, number>()
+
+  /** DHT validator: verified signature and key, and never older than what we hold. */
+  readonly validator: ValidateFn = async (key, value) => {
+    try {
+      const body = await decodeAdvert(key, value)
+      this.accept(body)
+    } catch (error) {
+      const code = error instanceof AdvertError ? error.code : 'ADVERT_MALFORMED'
+      this.rejected.set(code, (this.rejected.get(code) ?? 0) + 1)
+      throw error
+    }
+  }
+
+  /** DHT selector: the record with the highest sequence (records reaching it were validated). */
+  readonly selector: SelectFn = (_key, records) => {
+    let best = 0
+    let bestSeq = -1
+    records.forEach((record, index) => {
+      const seq = sequenceOf(record)
+      if (seq > bestSeq) {
+        best = index
+        bestSeq = seq
+      }
+    })
+    return best
+  }
+
+  /**
+   * Records a verified advert. Throws `ADVERT_STALE` when it is older than the
+   * one held; returns true when it changed what we know.
+   */
+  accept(body: AdvertBody): boolean {
+    const known = this.adverts.get(body.peerId)
+    if (known !== undefined && body.seq < known.seq) {
+      throw new AdvertError(
+        'ADVERT_STALE',
+        `advert of ${body.peerId} has seq ${body.seq} < ${known.seq} already seen`,
+      )
+    }
+    if (known !== undefined && body.seq === known.seq) return false
+    this.adverts.set(body.peerId, body)
+    this.emit('change', body)
+    return true
+  }
+
+  /** The newest advert of a peer. */
+  get(peerId: string): AdvertBody | undefined {
+    return this.adverts.get(peerId)
+  }
+
+  /** Every known advert. */
+  all(): AdvertBody[] {
+    return [...this.adverts.values()]
+  }
+
+  /** Peers that advertise soul `name`. */
+  ownersOfSoul(name: string): AdvertBody[] {
+    return this.all().filter((advert) => advert.souls.includes(name))
+  }
+
+  /** Peers that advertise backend `name`. */
+  ownersOfBackend(name: string): AdvertBody[] {
+    return this.all().filter((advert) => advert.backends.some((backend) => backend.name === name))
+  }
+
+  /** Forgets a peer (e.g. revoked). */
+  forget(peerId: string): void {
+    this.adverts.delete(peerId)
+  }
+}
+
+function sequenceOf(record: Uint8Array): number {
+  try {
+    const envelope = JSON.parse(bytesToString(record)) as { body?: unknown }
+    if (typeof envelope.body !== 'string') return -1
+    const body = JSON.parse(envelope.body) as { seq?: unknown }
+    return typeof body.seq === 'number' ? body.seq : -1
+  } catch {
+    return -1
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * Publishes this peer's advert on the private DHT (now, on every change, and
+ * periodically), keeps the advert store fresh, dials every peer it learns of
+ * (federations are small: a full mesh keeps gossip and routing one hop), and
+ * answers "who owns soul X" / "who offers backend Y".
+ */
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { errorMessage } from '../errors.js'
+import type { Logger } from '../log.js'
+import { DHT_PROTOCOL } from '../net/constants.js'
+import type { ClawmeshNode } from '../net/create-node.js'
+import {
+  type AdvertBackend,
+  type AdvertBody,
+  advertKey,
+  decodeAdvert,
+  encodeAdvert,
+  nextSequence,
+} from './advert.js'
+import type { AdvertStore } from './advert-store.js'
+
+/** What the peer says about itself; the service adds identity, sequence and addresses. */
+export interface SelfDescription {
+  name: string
+  souls: string[]
+  backends: AdvertBackend[]
+  api?: string
+}
+
+/** Options of the discovery service. */
+export interface DiscoveryServiceOptions {
+  node: ClawmeshNode
+  privateKey: PrivateKey
+  store: AdvertStore
+  describe: () => SelfDescription
+  log: Logger
+  /** Republish period. Default: 30 s. */
+  republishIntervalMs?: number
+  /** Period of the sweep that fetches missing or old adverts. Default: 5 s. */
+  sweepIntervalMs?: number
+  /** Addresses (multiaddrs, with or without /p2p/) to keep dialling until connected. */
+  joinAddrs?: Multiaddr[]
+  /** Refuses to dial or fetch from peers this returns false for. Default: all. */
+  isWanted?: (peerId: PeerId) => boolean
+}
+
+/** Result of one publish. */
+export interface PublishResult {
+  seq: number
+  /** Remote peers that stored the record. 0 means only we hold it. */
+  storedBy: number
+}
+
+/** The discovery service of one peer. */
+export class DiscoveryService {
+  private seq = 0
+  private timers: NodeJS.Timeout[] = []
+  private publishing: Promise<PublishResult> | undefined
+  private publishAgain = false
+  private readonly fetching = new Map<string, Promise<AdvertBody | undefined>>()
+  private readonly lastFetched = new Map<string, number>()
+  private stopped = true
+  /** Remote peers that stored our last advert; 0 triggers a republish when a DHT peer appears. */
+  private lastStoredBy = 0
+  private readonly republishIntervalMs: number
+  private readonly sweepIntervalMs: number
+
+  constructor(private readonly options: DiscoveryServiceOptions) {
+    this.republishIntervalMs = options.republishIntervalMs ?? 30_000
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 5_000
+  }
+
+  /** Starts publishing, joining and sweeping. */
+  async start(): Promise<void> {
+    this.stopped = false
+    const { node } = this.options
+    node.addEventListener('peer:identify', this.onIdentify)
+    node.addEventListener('peer:discovery', this.onDiscovery)
+    this.timers.push(setInterval(() => void this.publishSoon(), this.republishIntervalMs))
+    this.timers.push(setInterval(() => void this.sweep(), this.sweepIntervalMs))
+    this.timers.push(setInterval(() => void this.join(), 2_000))
+    await this.join()
+    // Publishing waits on DHT walks; the peer is usable before it ends.
+    void this.publishSoon()
+  }
+
+  /** Stops timers and listeners. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    const { node } = this.options
+    node.removeEventListener('peer:identify', this.onIdentify)
+    node.removeEventListener('peer:discovery', this.onDiscovery)
+    for (const timer of this.timers) clearInterval(timer)
+    this.timers = []
+    await this.publishing?.catch(() => undefined)
+  }
+
+  /** Republishes now (coalescing calls made while a publish is running). */
+  publishSoon(): Promise<PublishResult> {
+    if (this.publishing !== undefined) {
+      this.publishAgain = true
+      return this.publishing
+    }
+    this.publishing = this.publishLoop().finally(() => {
+      this.publishing = undefined
+    })
+    return this.publishing
+  }
+
+  /** Peers advertising soul `name`, fetching missing adverts first on a miss. */
+  async ownersOfSoul(name: string): Promise<AdvertBody[]> {
+    const found = this.options.store.ownersOfSoul(name)
+    if (found.length > 0) return found
+    await this.sweep({ force: true })
+    return this.options.store.ownersOfSoul(name)
+  }
+
+  /** Peers advertising backend `name`, fetching missing adverts first on a miss. */
+  async ownersOfBackend(name: string): Promise<AdvertBody[]> {
+    const found = this.options.store.ownersOfBackend(name)
+    if (found.length > 0) return found
+    await this.sweep({ force: true })
+    return this.options.store.ownersOfBackend(name)
+  }
+
+  /** Fetches the newest advert of `peerId` from the DHT (deduplicated per peer). */
+  fetchAdvert(peerId: PeerId, options: { signal?: AbortSignal } = {}): Promise<AdvertBody | undefined> {
+    const id = peerId.toString()
+    const running = this.fetching.get(id)
+    if (running !== undefined) return running
+    const fetch = this.fetchOnce(peerId, options).finally(() => this.fetching.delete(id))
+    this.fetching.set(id, fetch)
+    return fetch
+  }
+
+  /** Fetches adverts of connected peers we lack or have not refreshed for a sweep period. */
+  async sweep(options: { force?: boolean } = {}): Promise<void> {
+    const { node, store } = this.options
+    const now = Date.now()
+    const peers = node.getPeers().filter((peerId) => {
+      if (!this.wanted(peerId)) return false
+      const id = peerId.toString()
+      if (options.force === true || store.get(id) === undefined) return true
+      return now - (this.lastFetched.get(id) ?? 0) >= this.republishIntervalMs
+    })
+    await Promise.all(peers.map((peerId) => this.fetchAdvert(peerId, { signal: AbortSignal.timeout(5_000) })))
+  }
+
+  private async publishLoop(): Promise<PublishResult> {
+    let result = await this.publishOwn()
+    while (this.publishAgain && !this.stopped) {
+      this.publishAgain = false
+      result = await this.publishOwn()
+    }
+    return result
+  }
+
+  private async publishOwn(): Promise<PublishResult> {
+    const { node, privateKey, store, log } = this.options
+    this.seq = nextSequence(this.seq)
+    const self = this.options.describe()
+    const body: AdvertBody = {
+      v: 1,
+      peerId: node.peerId.toString(),
+      name: self.name,
+      seq: this.seq,
+      issuedAt: Date.now(),
+      souls: self.souls,
+      backends: self.backends,
+      addrs: node.getMultiaddrs().map((addr) => addr.toString()),
+      ...(self.api === undefined ? {} : { api: self.api }),
+    }
+    const value = await encodeAdvert(privateKey, body)
+    store.accept(body)
+    let storedBy = 0
+    // Alone, `put` only stores locally (so peers that find us can `get` it) and then waits for
+    // closer peers that do not exist; bound that wait.
+    const timeoutMs = node.getPeers().length === 0 ? 500 : 10_000
+    try {
+      for await (const event of node.services.dht.put(advertKey(node.peerId), value, {
+        signal: AbortSignal.timeout(timeoutMs),
+      })) {
+        if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') storedBy++
+      }
+    } catch (error) {
+      log.debug('advert put ended early', { error: errorMessage(error) })
+    }
+    // `put` succeeds with zero peers: the record is then only ours. Say so and try again soon.
+    if (storedBy === 0 && !this.stopped && node.getPeers().length > 0) {
+      const retry = setTimeout(() => void this.publishSoon(), 1_000)
+      this.timers.push(retry)
+    }
+    this.lastStoredBy = storedBy
+    log.debug('advert published', { seq: body.seq, storedBy })
+    return { seq: body.seq, storedBy }
+  }
+
+  private async fetchOnce(
+    peerId: PeerId,
+    options: { signal?: AbortSignal },
+  ): Promise<AdvertBody | undefined> {
+    const { node, store, log } = this.options
+    const key = advertKey(peerId)
+    let best: AdvertBody | undefined
+    try {
+      for await (const event of node.services.dht.get(key, options)) {
+        if (event.name !== 'VALUE') continue
+        try {
+          const body = await decodeAdvert(key, event.value)
+          if (best === undefined || body.seq > best.seq) best = body
+        } catch {
+          // The validator has already counted and refused it.
+        }
+        // The owner's own answer is authoritative and newest: stop early.
+        if (event.from.equals(peerId) && best !== undefined) break
+      }
+    } catch (error) {
+      log.debug('advert lookup failed', { peer: peerId.toString(), error: errorMessage(error) })
+    }
+    this.lastFetched.set(peerId.toString(), Date.now())
+    if (best !== undefined) {
+      try {
+        store.accept(best)
+      } catch {
+        // Older than what we hold: keep ours.
+      }
+    }
+    return store.get(peerId.toString())
+  }
+
+  private async join(): Promise<void> {
+    const { node, joinAddrs, log } = this.options
+    if (this.stopped || joinAddrs === undefined) return
+    const connected = new Set(node.getConnections().map((connection) => connection.remoteAddr.toString()))
+    await Promise.all(
+      joinAddrs.map(async (addr) => {
+        const bare = addr.toString().split('/p2p/')[0] ?? ''
+        if ([...connected].some((remote) => remote.startsWith(bare))) return
+        try {
+          await node.dial(addr, { signal: AbortSignal.timeout(5_000) })
+        } catch (error) {
+          log.debug('join dial failed', { addr: addr.toString(), error: errorMessage(error) })
+        }
+      }),
+    )
+  }
+
+  private wanted(peerId: PeerId): boolean {
+    return !peerId.equals(this.options.node.peerId) && (this.options.isWanted?.(peerId) ?? true)
+  }
+
+  private readonly onIdentify = (event: CustomEvent<{ peerId: PeerId; protocols: string[] }>): void => {
+    const { peerId, protocols } = event.detail
+    if (this.stopped || !protocols.includes(DHT_PROTOCOL) || !this.wanted(peerId)) return
+    if (this.lastStoredBy === 0) void this.publishSoon()
+    void this.fetchAdvert(peerId, { signal: AbortSignal.timeout(5_000) })
+  }
+
+  private readonly onDiscovery = (event: CustomEvent<{ id: PeerId; multiaddrs: Multiaddr[] }>): void => {
+    const { id } = event.detail
+    if (this.stopped || !this.wanted(id)) return
+    if (this.options.node.getConnections(id).length > 0) return
+    this.options.node.dial(id, { signal: AbortSignal.timeout(5_000) }).catch((error: unknown) => {
+      this.options.log.debug('dial of discovered peer failed', {
+        peer: id.toString(),
+        error: errorMessage(error),
+      })
+    })
+  }
+}

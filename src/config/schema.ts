@@ -8,6 +8,7 @@ import { z } from 'zod'
 
 /** Trust levels, lowest first. */
 export const trustLevels = ['low', 'medium', 'high'] as const
+/** A trust level; the message is the one users see for a bad value. */
 export const TrustLevel = z.enum(trustLevels, { error: 'expected low, medium or high' })
 export type TrustLevel = z.infer<typeof TrustLevel>
 
@@ -18,6 +19,7 @@ export function trustAtLeast(a: TrustLevel, b: TrustLevel): boolean {
 
 /** Built-in backend types; `custom` names a backend registered in code with `registerBackend`. */
 export const backendTypes = ['ollama', 'openai-compatible', 'anthropic', 'google', 'custom'] as const
+/** A backend's provider type. */
 export const BackendType = z.enum(backendTypes, {
   error: `expected one of ${backendTypes.join(', ')}`,
 })
@@ -103,6 +105,7 @@ export const LimitsConfig = z.strictObject({
   max_streams_per_peer: z.number().int().positive().optional(),
 })
 
+/** The `federation:` section: nodes, preferred control plane, keys and tuning. */
 export const FederationConfig = z.strictObject({
   /** Preferred Mission Control: a node name, or a host / host:port of a node's address or api. */
   control_plane: z.string().min(1).optional(),
@@ -127,3 +130,5 @@ export const Manifest = z.strictObject({
   signature: z.string().optional(),
 })
 export type Manifest = z.infer<typeof Manifest>
+/** The manifest as written, before defaults (`souls`, `backends`, `type`) are filled in. */
+export type ManifestInput = z.input<typeof Manifest>

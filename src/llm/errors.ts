@@ -10,6 +10,7 @@ export type BackendErrorCode =
   | 'BACKEND_TIMEOUT'
   | 'BACKEND_ABORTED'
   | 'BACKEND_PROTOCOL'
+  | 'BACKEND_UNSUPPORTED'
   | 'BACKEND_INTERNAL'
 
 /** A provider call failed. `retryable` says whether another try (or another owner) may succeed. */
@@ -38,5 +39,29 @@ export class UnknownBackendError extends ClawmeshError {
   static override name = 'UnknownBackendError'
   constructor(backend: string) {
     super('UNKNOWN_BACKEND', `unknown backend "${backend}"`)
+  }
+}
+
+/** Two backends were registered under one name. */
+export class DuplicateBackendError extends ClawmeshError {
+  static override name = 'DuplicateBackendError'
+  constructor(backend: string) {
+    super('DUPLICATE_BACKEND', `a backend named "${backend}" is already registered`)
+  }
+}
+
+/** A manifest entry names a backend type no built-in implements. */
+export class UnknownBackendTypeError extends ClawmeshError {
+  static override name = 'UnknownBackendTypeError'
+  constructor(type: string, known: readonly string[]) {
+    super('UNKNOWN_BACKEND_TYPE', `unknown backend type "${type}" (expected one of ${known.join(', ')})`)
+  }
+}
+
+/** A manifest entry cannot become a backend (e.g. `type: custom` with nothing registered under its name). */
+export class BackendConfigError extends ClawmeshError {
+  static override name = 'BackendConfigError'
+  constructor(backend: string, message: string) {
+    super('BACKEND_CONFIG', `backend "${backend}": ${message}`)
   }
 }

@@ -1,0 +1,276 @@
+/**
+ * The `ollama` backend, the default: Ollama's native `/api/chat` (NDJSON) and `/api/embed`
+ * through the official `ollama` client. Models come from `/api/tags` and refresh periodically;
+ * a model named without a tag means its `:latest` tag, as Ollama itself resolves it.
+ */
+import { Ollama, type Message as OllamaMessage, type Tool as OllamaTool } from 'ollama'
+import { z } from 'zod'
+import { createLogger, type Logger } from '../log.js'
+import type { BackendOptions, BackendSettings } from './backend-options.js'
+import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
+import { ModelCache } from './model-cache.js'
+import type {
+  CallOptions,
+  ChatMessage,
+  ChatPart,
+  ChatRequest,
+  EmbedRequest,
+  EmbedResponse,
+  FinishReason,
+  HealthResult,
+  LLMBackend,
+} from './types.js'
+
+/** Where Ollama listens by default. */
+export const ollamaDefaultUrl = 'http://127.0.0.1:11434'
+
+// Minimal checks of what we read; the client only casts JSON.
+const Chunk = z.object({
+  message: z
+    .object({
+      content: z.string().optional(),
+      tool_calls: z
+        .array(
+          z.object({
+            id: z.string().optional(),
+            function: z.object({ name: z.string(), arguments: z.unknown() }),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+  done: z.boolean(),
+  done_reason: z.string().optional(),
+  prompt_eval_count: z.number().optional(),
+  eval_count: z.number().optional(),
+})
+const Embeddings = z.object({
+  embeddings: z.array(z.array(z.number())),
+  prompt_eval_count: z.number().optional(),
+})
+const Tags = z.object({ models: z.array(z.object({ name: z.string() })) })
+
+/** `llama3.2` → `llama3.2:latest`; names with a tag (or a digest) are kept. */
+export function withLatestTag(model: string): string {
+  const lastSegment = model.slice(model.lastIndexOf('/') + 1)
+  return lastSegment.includes(':') || lastSegment.includes('@') ? model : `${model}:latest`
+}
+
+/** Per-call state the client's fetch hook fills: the retry-after of an error response. */
+interface CallState {
+  retryAfterSeconds: number | undefined
+}
+
+function describeOllamaFailure(state: CallState): DescribeFailure {
+  return (error) => {
+    if (!(error instanceof Error)) return undefined
+    const status = (error as { status_code?: unknown }).status_code
+    if (error.name === 'ResponseError' && typeof status === 'number') {
+      return {
+        statusCode: status,
+        message: error.message,
+        ...(state.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: state.retryAfterSeconds }),
+      }
+    }
+    // The client throws a plain Error for `{"error": ...}` lines and for a stream that ends without `done`.
+    if (error.constructor === Error) return { message: error.message }
+    return undefined
+  }
+}
+
+function toOllamaMessage(message: ChatMessage): OllamaMessage {
+  switch (message.role) {
+    case 'assistant':
+      return {
+        role: 'assistant',
+        content: message.content,
+        ...(message.toolCalls?.length
+          ? {
+              tool_calls: message.toolCalls.map((call) => ({
+                function: {
+                  name: call.name,
+                  arguments: JSON.parse(call.arguments || '{}') as Record<string, unknown>,
+                },
+              })),
+            }
+          : {}),
+      }
+    case 'tool':
+      return {
+        role: 'tool',
+        content: message.content,
+        ...(message.name === undefined ? {} : { tool_name: message.name }),
+      }
+    default:
+      return { role: message.role, content: message.content }
+  }
+}
+
+const finishReasons: Record<string, FinishReason> = { stop: 'stop', length: 'length' }
+
+/** A local (or remote) Ollama server as an `LLMBackend`. */
+export class OllamaBackend implements LLMBackend {
+  readonly name: string
+  readonly type: string = 'ollama'
+  readonly url: string
+  readonly #timeoutMs: number
+  readonly #secrets: string[]
+  readonly #headers: Record<string, string>
+  readonly #configuredModels: string[] | undefined
+  readonly #models: ModelCache
+  readonly #logger: Logger
+
+  constructor(settings: BackendSettings, options: BackendOptions = {}) {
+    this.name = settings.name
+    this.url = (settings.url ?? ollamaDefaultUrl).replace(/\/+$/, '')
+    this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs
+    // A key is optional: Ollama behind an authenticating proxy, or ollama.com.
+    this.#secrets = settings.api_key ? [settings.api_key] : []
+    this.#headers = settings.api_key ? { Authorization: `Bearer ${settings.api_key}` } : {}
+    this.#configuredModels = settings.models?.map(withLatestTag)
+    this.#logger = (options.logger ?? createLogger('llm')).child(this.name)
+    this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
+  }
+
+  /** A client bound to one call: its fetch carries the call's signal and notes retry-after. */
+  #client(guard: CallGuard, state: CallState): Ollama {
+    const fetchForCall: typeof fetch = async (input, init) => {
+      const signal = init?.signal ? AbortSignal.any([init.signal, guard.signal]) : guard.signal
+      const response = await fetch(input, { ...init, signal })
+      if (response.ok) return response
+      state.retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'))
+      if (response.headers.get('content-type')?.includes('application/json')) return response
+      // The client logs to the console on non-JSON error bodies; hand it JSON instead.
+      const error = (await response.text()) || response.statusText
+      return Response.json({ error }, { status: response.status, headers: response.headers })
+    }
+    return new Ollama({ host: this.url, fetch: fetchForCall, headers: this.#headers })
+  }
+
+  /** Streams a reply from `POST /api/chat`. */
+  async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
+    const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
+    const state: CallState = { retryAfterSeconds: undefined }
+    const useTools = request.tools?.length && request.toolChoice !== 'none'
+    let toolCalls = 0
+    try {
+      guard.throwIfStopped()
+      const stream = await this.#client(guard, state).chat({
+        model: withLatestTag(request.model),
+        messages: request.messages.map(toOllamaMessage),
+        stream: true,
+        ...(useTools
+          ? {
+              tools: (request.tools ?? []).map(
+                (tool): OllamaTool => ({
+                  type: 'function',
+                  function: {
+                    name: tool.name,
+                    parameters: tool.parameters as NonNullable<OllamaTool['function']['parameters']>,
+                    ...(tool.description === undefined ? {} : { description: tool.description }),
+                  },
+                }),
+              ),
+            }
+          : {}),
+        options: {
+          ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+          ...(request.topP === undefined ? {} : { top_p: request.topP }),
+          ...(request.maxTokens === undefined ? {} : { num_predict: request.maxTokens }),
+          ...(request.stop?.length ? { stop: request.stop } : {}),
+        },
+      })
+      guard.touch()
+      for await (const raw of stream) {
+        guard.touch()
+        const chunk = Chunk.parse(raw)
+        const parts: ChatPart[] = []
+        if (chunk.message?.content) parts.push({ type: 'text-delta', text: chunk.message.content })
+        // Ollama sends each tool call whole, so its one delta is the whole call.
+        for (const call of chunk.message?.tool_calls ?? []) {
+          const index = toolCalls++
+          const id = call.id ?? `call_${index}`
+          const args = JSON.stringify(call.function.arguments ?? {})
+          parts.push({ type: 'tool-call-delta', index, id, name: call.function.name, argumentsDelta: args })
+          parts.push({ type: 'tool-call', index, id, name: call.function.name, arguments: args })
+        }
+        if (chunk.done) {
+          const usage = { inputTokens: chunk.prompt_eval_count ?? 0, outputTokens: chunk.eval_count ?? 0 }
+          const finishReason =
+            toolCalls > 0 ? 'tool-calls' : (finishReasons[chunk.done_reason ?? 'stop'] ?? 'other')
+          parts.push({ type: 'usage', usage }, { type: 'end', finishReason })
+          guard.complete()
+        }
+        if (parts.length === 0) continue
+        guard.pause()
+        for (const part of parts) yield part
+        guard.resume()
+      }
+      // The client itself throws when the stream ends without `done`; abort ends it quietly.
+      guard.throwIfStopped()
+    } catch (error) {
+      throw guard.fail(error, describeOllamaFailure(state), this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Embeds through `POST /api/embed`. */
+  async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
+    const guard = new CallGuard(`${this.name}: embed`, this.#timeoutMs, options.signal)
+    const state: CallState = { retryAfterSeconds: undefined }
+    try {
+      guard.throwIfStopped()
+      const response = await this.#client(guard, state).embed({
+        model: withLatestTag(request.model),
+        input: request.input,
+      })
+      guard.complete()
+      const { embeddings, prompt_eval_count } = Embeddings.parse(response)
+      return { embeddings, usage: { inputTokens: prompt_eval_count ?? 0 } }
+    } catch (error) {
+      throw guard.fail(error, describeOllamaFailure(state), this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Probes `GET /api/tags` (and refreshes the model list with it). */
+  async health(options: CallOptions = {}): Promise<HealthResult> {
+    const started = performance.now()
+    try {
+      await this.#models.refresh(options.signal)
+      return { ok: true, latencyMs: performance.now() - started }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      this.#logger.debug('health probe failed', { error: message })
+      return { ok: false, latencyMs: performance.now() - started, error: message }
+    }
+  }
+
+  /** The configured models, else the server's tags (refreshed in the background from the first call). */
+  async models(options: CallOptions = {}): Promise<string[]> {
+    if (this.#configuredModels) return this.#configuredModels
+    this.#models.startRefresh()
+    return this.#models.get(options.signal)
+  }
+
+  async #listModels(signal?: AbortSignal): Promise<string[]> {
+    const guard = new CallGuard(`${this.name}: models`, this.#timeoutMs, signal)
+    const state: CallState = { retryAfterSeconds: undefined }
+    try {
+      const tags = Tags.parse(await this.#client(guard, state).list())
+      guard.complete()
+      return tags.models.map((model) => model.name)
+    } catch (error) {
+      throw guard.fail(error, describeOllamaFailure(state), this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Stops the background model refresh. */
+  async close(): Promise<void> {
+    this.#models.stop()
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The `openai-compatible` backend: OpenAI's Chat Completions API as spoken by OpenAI, vLLM, the
+ * llama.cpp server, Together, Groq and others, through the official `openai` client.
+ */
+import OpenAI, { APIError } from 'openai'
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsStreaming,
+} from 'openai/resources/chat/completions'
+import { z } from 'zod'
+import { createLogger, type Logger } from '../log.js'
+import type { BackendOptions, BackendSettings } from './backend-options.js'
+import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
+import { BackendError } from './errors.js'
+import { ModelCache } from './model-cache.js'
+import type {
+  CallOptions,
+  ChatMessage,
+  ChatPart,
+  ChatRequest,
+  EmbedRequest,
+  EmbedResponse,
+  FinishReason,
+  HealthResult,
+  LLMBackend,
+} from './types.js'
+
+/** Base URL when the manifest gives none. */
+export const openaiDefaultUrl = 'https://api.openai.com/v1'
+
+// Minimal checks of what we read from each chunk; the SDK only casts JSON.
+const Chunk = z.object({
+  choices: z.array(
+    z.object({
+      delta: z
+        .object({
+          content: z.string().nullish(),
+          tool_calls: z
+            .array(
+              z.object({
+                index: z.number(),
+                id: z.string().nullish(),
+                function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
+              }),
+            )
+            .nullish(),
+        })
+        .nullish(),
+      finish_reason: z.string().nullish(),
+    }),
+  ),
+  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).nullish(),
+})
+const Embeddings = z.object({
+  data: z.array(z.object({ index: z.number(), embedding: z.array(z.number()) })),
+})
+
+const finishReasons: Record<string, FinishReason> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'tool-calls',
+  function_call: 'tool-calls',
+  content_filter: 'content-filter',
+}
+
+/** Reads status, message and retry-after from an `openai` SDK error. */
+export const describeOpenAIFailure: DescribeFailure = (error) => {
+  if (!(error instanceof APIError)) return undefined
+  const body = error.error as { message?: unknown; code?: unknown } | undefined
+  const message = typeof body?.message === 'string' ? body.message : error.message
+  // In-stream errors carry no HTTP status; some servers put one in `code`.
+  const statusCode = error.status ?? (typeof body?.code === 'number' ? body.code : undefined)
+  const retryAfterSeconds = parseRetryAfter(
+    error.headers?.get('retry-after'),
+    error.headers?.get('retry-after-ms'),
+  )
+  return {
+    message,
+    ...(statusCode === undefined ? {} : { statusCode }),
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  }
+}
+
+function toOpenAIMessage(message: ChatMessage): OpenAI.ChatCompletionMessageParam {
+  switch (message.role) {
+    case 'assistant':
+      return {
+        role: 'assistant',
+        content: message.content,
+        ...(message.toolCalls?.length
+          ? {
+              tool_calls: message.toolCalls.map((call) => ({
+                id: call.id,
+                type: 'function' as const,
+                function: { name: call.name, arguments: call.arguments },
+              })),
+            }
+          : {}),
+      }
+    case 'tool':
+      return { role: 'tool', tool_call_id: message.toolCallId, content: message.content }
+    default:
+      return { role: message.role, content: message.content }
+  }
+}
+
+/** Builds the streaming Chat Completions body for a request. */
+export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParamsStreaming {
+  const { toolChoice } = request
+  return {
+    model: request.model,
+    messages: request.messages.map(toOpenAIMessage),
+    stream: true,
+    stream_options: { include_usage: true },
+    ...(request.tools?.length
+      ? {
+          tools: request.tools.map((tool) => ({
+            type: 'function' as const,
+            function: {
+              name: tool.name,
+              parameters: tool.parameters,
+              ...(tool.description === undefined ? {} : { description: tool.description }),
+            },
+          })),
+        }
+      : {}),
+    ...(toolChoice === undefined
+      ? {}
+      : {
+          tool_choice:
+            typeof toolChoice === 'string'
+              ? toolChoice
+              : { type: 'function', function: { name: toolChoice.name } },
+        }),
+    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+    ...(request.topP === undefined ? {} : { top_p: request.topP }),
+    ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }),
+    ...(request.stop?.length ? { stop: request.stop } : {}),
+  }
+}
+
+/** An OpenAI-compatible server as an `LLMBackend`. */
+export class OpenAICompatibleBackend implements LLMBackend {
+  readonly name: string
+  readonly type: string = 'openai-compatible'
+  readonly url: string
+  readonly #client: OpenAI
+  readonly #secrets: string[]
+  readonly #timeoutMs: number
+  readonly #configuredModels: string[] | undefined
+  readonly #models: ModelCache
+  readonly #logger: Logger
+
+  constructor(settings: BackendSettings, options: BackendOptions = {}) {
+    this.name = settings.name
+    this.url = (settings.url ?? openaiDefaultUrl).replace(/\/+$/, '')
+    this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs
+    this.#secrets = settings.api_key ? [settings.api_key] : []
+    this.#configuredModels = settings.models
+    this.#logger = (options.logger ?? createLogger('llm')).child(this.name)
+    this.#client = new OpenAI({
+      baseURL: this.url,
+      // The SDK insists on a key; a keyless server gets no Authorization header at all.
+      apiKey: settings.api_key ?? 'unused',
+      organization: null,
+      project: null,
+      ...(settings.api_key ? {} : { defaultHeaders: { Authorization: null } }),
+      maxRetries: 0, // the mesh decides retries
+      timeout: this.#timeoutMs * 4,
+      logLevel: 'off',
+    })
+    this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
+  }
+
+  /** Streams a reply from `POST {url}/chat/completions`. */
+  async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
+    const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
+    const calls: Array<{ id: string; name: string; arguments: string }> = []
+    let finishReason: FinishReason | undefined
+    try {
+      guard.throwIfStopped()
+      const stream = await this.#client.chat.completions.create(toOpenAIRequest(request), {
+        signal: guard.signal,
+      })
+      guard.touch()
+      for await (const raw of stream as AsyncIterable<ChatCompletionChunk>) {
+        guard.touch()
+        const chunk = Chunk.parse(raw)
+        const parts: ChatPart[] = []
+        const choice = chunk.choices[0]
+        const delta = choice?.delta
+        if (delta?.content) parts.push({ type: 'text-delta', text: delta.content })
+        for (const call of delta?.tool_calls ?? []) {
+          const known = (calls[call.index] ??= { id: '', name: '', arguments: '' })
+          if (call.id) known.id = call.id
+          if (call.function?.name) known.name += call.function.name
+          if (call.function?.arguments) known.arguments += call.function.arguments
+          parts.push({
+            type: 'tool-call-delta',
+            index: call.index,
+            argumentsDelta: call.function?.arguments ?? '',
+            ...(call.id ? { id: call.id } : {}),
+            ...(call.function?.name ? { name: call.function.name } : {}),
+          })
+        }
+        if (choice?.finish_reason) {
+          finishReason = finishReasons[choice.finish_reason] ?? 'other'
+          for (const [index, call] of calls.entries()) parts.push({ type: 'tool-call', index, ...call })
+        }
+        if (chunk.usage) {
+          const usage = {
+            inputTokens: chunk.usage.prompt_tokens,
+            outputTokens: chunk.usage.completion_tokens,
+          }
+          parts.push({ type: 'usage', usage })
+        }
+        if (parts.length === 0) continue
+        guard.pause()
+        for (const part of parts) yield part
+        guard.resume()
+      }
+      guard.throwIfStopped()
+      if (finishReason === undefined) {
+        throw new BackendError(
+          'BACKEND_PROTOCOL',
+          `${this.name}: chat stream ended without a finish reason`,
+          {
+            retryable: true,
+          },
+        )
+      }
+      guard.complete()
+      yield { type: 'end', finishReason }
+    } catch (error) {
+      throw guard.fail(error, describeOpenAIFailure, this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Embeds through `POST {url}/embeddings`. */
+  async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
+    const guard = new CallGuard(`${this.name}: embed`, this.#timeoutMs, options.signal)
+    try {
+      guard.throwIfStopped()
+      const response = await this.#client.embeddings.create(
+        { model: request.model, input: request.input, encoding_format: 'float' },
+        { signal: guard.signal },
+      )
+      guard.complete()
+      const { data } = Embeddings.parse(response)
+      const embeddings = [...data].sort((a, b) => a.index - b.index).map((item) => item.embedding)
+      return { embeddings, usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } }
+    } catch (error) {
+      throw guard.fail(error, describeOpenAIFailure, this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Probes `GET {url}/models`. */
+  async health(options: CallOptions = {}): Promise<HealthResult> {
+    const started = performance.now()
+    try {
+      await this.#models.refresh(options.signal)
+      return { ok: true, latencyMs: performance.now() - started }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      this.#logger.debug('health probe failed', { error: message })
+      return { ok: false, latencyMs: performance.now() - started, error: message }
+    }
+  }
+
+  /** The configured models, else what `GET {url}/models` lists. */
+  async models(options: CallOptions = {}): Promise<string[]> {
+    if (this.#configuredModels) return this.#configuredModels
+    return this.#models.get(options.signal)
+  }
+
+  async #listModels(signal?: AbortSignal): Promise<string[]> {
+    const guard = new CallGuard(`${this.name}: models`, this.#timeoutMs, signal)
+    try {
+      const ids: string[] = []
+      for await (const model of this.#client.models.list({ signal: guard.signal })) ids.push(model.id)
+      guard.complete()
+      return ids
+    } catch (error) {
+      throw guard.fail(error, describeOpenAIFailure, this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Stops background work. */
+  async close(): Promise<void> {
+    this.#models.stop()
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The peer's local HTTP API: a flat route table on node:http. Bound to
+ * loopback unless the operator asks otherwise. Every handler's failure
+ * becomes an OpenAI-style JSON error; an unexpected one is a 500 and is
+ * logged, and the server keeps serving.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { errorMessage } from '../errors.js'
+import type { Logger } from '../log.js'
+import { HttpError } from './http-error.js'
+
+/** One route's handler. Throw `HttpError` for client-visible failures. */
+export type RouteHandler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  url: URL,
+) => Promise<void> | void
+
+/** A route: method plus exact path. */
+export interface Route {
+  method: 'GET' | 'POST'
+  path: string
+  handler: RouteHandler
+}
+
+/** Options of the API server. */
+export interface ApiServerOptions {
+  host: string
+  port: number
+  routes: Route[]
+  log: Logger
+}
+
+/** A running API server. */
+export interface ApiServer {
+  readonly server: Server
+  /** `http://host:port` as bound (with the real port when 0 was asked). */
+  readonly url: string
+  close(): Promise<void>
+}
+
+/** Writes `body` as JSON with `status`. */
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  })
+  response.end(text)
+}
+
+/** Starts the API server and resolves once it listens. */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { log } = options
+  const routes = new Map(options.routes.map((route) => [`${route.method} ${route.path}`, route.handler]))
+  const paths = new Set(options.routes.map((route) => route.path))
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost')
+    const handler = routes.get(`${request.method ?? 'GET'} ${url.pathname}`)
+    const run = async (): Promise<void> => {
+      if (handler === undefined) {
+        if (paths.has(url.pathname))
+          throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${request.method} not allowed`)
+        throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`)
+      }
+      await handler(request, response, url)
+    }
+    run().catch((error: unknown) => {
+      const httpError =
+        error instanceof HttpError
+          ? error
+          : new HttpError(500, 'INTERNAL', `internal error: ${errorMessage(error)}`)
+      if (httpError.status >= 500)
+        log.error('request failed', { path: url.pathname, error: errorMessage(error) })
+      if (response.headersSent) {
+        response.destroy()
+        return
+      }
+      sendJson(response, httpError.status, httpError.toBody())
+    })
+  })
+  // A slow client must not hold a socket forever.
+  server.headersTimeout = 10_000
+  server.requestTimeout = 0
+  server.keepAliveTimeout = 5_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}

@@ -191,7 +191,8 @@ export class OpenAICompatibleBackend implements LLMBackend {
         const delta = choice?.delta
         if (delta?.content) parts.push({ type: 'text-delta', text: delta.content })
         for (const call of delta?.tool_calls ?? []) {
-          const known = (calls[call.index] ??= { id: '', name: '', arguments: '' })
+          const known = calls[call.index] ?? { id: '', name: '', arguments: '' }
+          calls[call.index] = known
           if (call.id) known.id = call.id
           if (call.function?.name) known.name += call.function.name
           if (call.function?.arguments) known.arguments += call.function.arguments

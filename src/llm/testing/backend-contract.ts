@@ -102,7 +102,8 @@ export function runBackendContract(target: BackendContractTarget): void {
       const received = fake.requests.at(-1)
       expect(received?.method).toBe('POST')
       expect(JSON.stringify(received?.body)).toContain('What is the weather in Paris?')
-      expect(JSON.stringify(received?.body)).toContain(target.chatModel)
+      // The model travels in the body (most providers) or the path (Gemini).
+      expect(`${received?.path} ${JSON.stringify(received?.body)}`).toContain(target.chatModel)
       target.assertAuth(received!, apiKey)
     })
 

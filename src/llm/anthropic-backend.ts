@@ -1,0 +1,300 @@
+/**
+ * The `anthropic` backend: Anthropic's Messages API (streaming SSE, tool use with
+ * `input_json_delta`) through the official `@anthropic-ai/sdk`. Anthropic has no embeddings API.
+ */
+import Anthropic, { APIError } from '@anthropic-ai/sdk'
+import { z } from 'zod'
+import { createLogger, type Logger } from '../log.js'
+import type { BackendOptions, BackendSettings } from './backend-options.js'
+import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
+import { BackendConfigError, BackendError, type BackendErrorCode } from './errors.js'
+import { ModelCache } from './model-cache.js'
+import type {
+  CallOptions,
+  ChatMessage,
+  ChatPart,
+  ChatRequest,
+  EmbedResponse,
+  FinishReason,
+  HealthResult,
+  LLMBackend,
+} from './types.js'
+
+/** Anthropic's API when the manifest gives no URL. */
+export const anthropicDefaultUrl = 'https://api.anthropic.com'
+/** `max_tokens` is required by the Messages API; used when the request sets none. */
+export const anthropicDefaultMaxTokens = 4096
+
+// Minimal check of the stream events we read; the SDK only casts JSON.
+const Event = z.object({
+  type: z.string(),
+  index: z.number().optional(),
+  message: z.object({ usage: z.object({ input_tokens: z.number().optional() }).optional() }).optional(),
+  content_block: z
+    .object({ type: z.string(), id: z.string().optional(), name: z.string().optional() })
+    .optional(),
+  delta: z
+    .object({
+      type: z.string().optional(),
+      text: z.string().optional(),
+      partial_json: z.string().optional(),
+      stop_reason: z.string().nullish(),
+    })
+    .optional(),
+  usage: z.object({ output_tokens: z.number().optional(), input_tokens: z.number().nullish() }).optional(),
+})
+
+const errorTypeCodes: Record<string, BackendErrorCode> = {
+  invalid_request_error: 'BACKEND_BAD_REQUEST',
+  request_too_large: 'BACKEND_BAD_REQUEST',
+  authentication_error: 'BACKEND_UNAUTHORIZED',
+  permission_error: 'BACKEND_UNAUTHORIZED',
+  not_found_error: 'BACKEND_MODEL_NOT_FOUND',
+  rate_limit_error: 'BACKEND_RATE_LIMITED',
+  timeout_error: 'BACKEND_TIMEOUT',
+  api_error: 'BACKEND_UNAVAILABLE',
+  overloaded_error: 'BACKEND_UNAVAILABLE',
+}
+
+const stopReasons: Record<string, FinishReason> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  tool_use: 'tool-calls',
+  refusal: 'content-filter',
+}
+
+/** Reads status, message, error type and retry-after from an `@anthropic-ai/sdk` error. */
+export const describeAnthropicFailure: DescribeFailure = (error) => {
+  if (!(error instanceof APIError)) return undefined
+  const body = error.error as { error?: { type?: unknown; message?: unknown } } | undefined
+  const message = typeof body?.error?.message === 'string' ? body.error.message : error.message
+  const type = typeof body?.error?.type === 'string' ? body.error.type : undefined
+  const retryAfterSeconds = parseRetryAfter(error.headers?.get('retry-after'))
+  // An `error` event inside the stream has no HTTP status: its type says what happened.
+  const code = error.status === undefined && type ? errorTypeCodes[type] : undefined
+  if (error.status === undefined && code === undefined) return undefined
+  return {
+    message,
+    ...(error.status === undefined ? {} : { statusCode: error.status }),
+    ...(code === undefined ? {} : { code }),
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  }
+}
+
+/** Builds the Messages API request: system prompt apart, tool results as user turns, same roles merged. */
+export function toAnthropicRequest(request: ChatRequest): Anthropic.MessageCreateParamsStreaming {
+  const system = request.messages
+    .filter((message) => message.role === 'system')
+    .map((message) => message.content)
+  const messages: Anthropic.MessageParam[] = []
+  for (const message of request.messages) {
+    if (message.role === 'system') continue
+    const role = message.role === 'assistant' ? 'assistant' : 'user'
+    const blocks = toBlocks(message)
+    const last = messages.at(-1)
+    if (last?.role === role && Array.isArray(last.content)) last.content.push(...blocks)
+    else messages.push({ role, content: blocks })
+  }
+  const { toolChoice } = request
+  return {
+    model: request.model,
+    max_tokens: request.maxTokens ?? anthropicDefaultMaxTokens,
+    messages,
+    stream: true,
+    ...(system.length > 0 ? { system: system.join('\n\n') } : {}),
+    ...(request.tools?.length
+      ? {
+          tools: request.tools.map((tool) => ({
+            name: tool.name,
+            input_schema: tool.parameters as Anthropic.Tool.InputSchema,
+            ...(tool.description === undefined ? {} : { description: tool.description }),
+          })),
+        }
+      : {}),
+    ...(toolChoice === undefined
+      ? {}
+      : {
+          tool_choice:
+            toolChoice === 'required'
+              ? { type: 'any' }
+              : typeof toolChoice === 'string'
+                ? { type: toolChoice }
+                : { type: 'tool', name: toolChoice.name },
+        }),
+    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+    ...(request.topP === undefined ? {} : { top_p: request.topP }),
+    ...(request.stop?.length ? { stop_sequences: request.stop } : {}),
+  }
+}
+
+function toBlocks(message: Exclude<ChatMessage, { role: 'system' }>): Anthropic.ContentBlockParam[] {
+  if (message.role === 'tool') {
+    return [{ type: 'tool_result', tool_use_id: message.toolCallId, content: message.content }]
+  }
+  const blocks: Anthropic.ContentBlockParam[] = message.content
+    ? [{ type: 'text', text: message.content }]
+    : []
+  if (message.role === 'assistant') {
+    for (const call of message.toolCalls ?? []) {
+      blocks.push({
+        type: 'tool_use',
+        id: call.id,
+        name: call.name,
+        input: JSON.parse(call.arguments || '{}'),
+      })
+    }
+  }
+  return blocks
+}
+
+/** Anthropic's Messages API as an `LLMBackend`. */
+export class AnthropicBackend implements LLMBackend {
+  readonly name: string
+  readonly type: string = 'anthropic'
+  readonly url: string
+  readonly #client: Anthropic
+  readonly #secrets: string[]
+  readonly #timeoutMs: number
+  readonly #configuredModels: string[] | undefined
+  readonly #models: ModelCache
+  readonly #logger: Logger
+
+  constructor(settings: BackendSettings, options: BackendOptions = {}) {
+    if (!settings.api_key)
+      throw new BackendConfigError(settings.name, 'type anthropic needs api_key (e.g. ${ANTHROPIC_API_KEY})')
+    this.name = settings.name
+    this.url = (settings.url ?? anthropicDefaultUrl).replace(/\/+$/, '')
+    this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs
+    this.#secrets = [settings.api_key]
+    this.#configuredModels = settings.models
+    this.#logger = (options.logger ?? createLogger('llm')).child(this.name)
+    this.#client = new Anthropic({
+      baseURL: this.url,
+      apiKey: settings.api_key,
+      authToken: null,
+      maxRetries: 0, // the mesh decides retries
+      timeout: this.#timeoutMs * 4,
+      logLevel: 'off',
+    })
+    this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
+  }
+
+  /** Streams a reply from `POST /v1/messages`. */
+  async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
+    const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
+    // Content-block index → tool-call ordinal, and each call's arguments so far.
+    const tools = new Map<number, { index: number; id: string; name: string; arguments: string }>()
+    const usage = { inputTokens: 0, outputTokens: 0 }
+    let finishReason: FinishReason = 'other'
+    let ended = false
+    try {
+      guard.throwIfStopped()
+      const stream = await this.#client.messages.create(toAnthropicRequest(request), { signal: guard.signal })
+      guard.touch()
+      for await (const raw of stream) {
+        guard.touch()
+        const event = Event.parse(raw)
+        let part: ChatPart | undefined
+        if (event.type === 'content_block_delta' && event.delta?.type === 'text_delta' && event.delta.text) {
+          part = { type: 'text-delta', text: event.delta.text }
+        } else if (event.type === 'content_block_delta' && event.delta?.type === 'input_json_delta') {
+          const call = tools.get(event.index ?? -1)
+          const argumentsDelta = event.delta.partial_json ?? ''
+          if (call) call.arguments += argumentsDelta
+          if (call && argumentsDelta) part = { type: 'tool-call-delta', index: call.index, argumentsDelta }
+        } else if (event.type === 'content_block_start' && event.content_block?.type === 'tool_use') {
+          const call = {
+            index: tools.size,
+            id: event.content_block.id ?? '',
+            name: event.content_block.name ?? '',
+            arguments: '',
+          }
+          tools.set(event.index ?? -1, call)
+          part = {
+            type: 'tool-call-delta',
+            index: call.index,
+            id: call.id,
+            name: call.name,
+            argumentsDelta: '',
+          }
+        } else if (event.type === 'content_block_stop') {
+          const call = tools.get(event.index ?? -1)
+          if (call) part = { type: 'tool-call', ...call, arguments: call.arguments || '{}' }
+        } else if (event.type === 'message_start') {
+          usage.inputTokens = event.message?.usage?.input_tokens ?? 0
+        } else if (event.type === 'message_delta') {
+          finishReason = stopReasons[event.delta?.stop_reason ?? ''] ?? 'other'
+          usage.outputTokens = event.usage?.output_tokens ?? usage.outputTokens
+          if (event.usage?.input_tokens) usage.inputTokens = event.usage.input_tokens
+        } else if (event.type === 'message_stop') {
+          ended = true
+          guard.complete()
+          yield { type: 'usage', usage }
+          yield { type: 'end', finishReason }
+          continue
+        }
+        if (!part) continue
+        guard.pause()
+        yield part
+        guard.resume()
+      }
+      guard.throwIfStopped()
+      if (!ended) {
+        throw new BackendError('BACKEND_PROTOCOL', `${this.name}: chat stream ended without message_stop`, {
+          retryable: true,
+        })
+      }
+    } catch (error) {
+      throw guard.fail(error, describeAnthropicFailure, this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Anthropic offers no embeddings: always a BACKEND_UNSUPPORTED error. */
+  async embed(): Promise<EmbedResponse> {
+    throw new BackendError(
+      'BACKEND_UNSUPPORTED',
+      `${this.name}: embeddings are not supported by the Anthropic API`,
+    )
+  }
+
+  /** Probes `GET /v1/models`. */
+  async health(options: CallOptions = {}): Promise<HealthResult> {
+    const started = performance.now()
+    try {
+      await this.#models.refresh(options.signal)
+      return { ok: true, latencyMs: performance.now() - started }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      this.#logger.debug('health probe failed', { error: message })
+      return { ok: false, latencyMs: performance.now() - started, error: message }
+    }
+  }
+
+  /** The configured models, else what `GET /v1/models` lists. */
+  async models(options: CallOptions = {}): Promise<string[]> {
+    if (this.#configuredModels) return this.#configuredModels
+    return this.#models.get(options.signal)
+  }
+
+  async #listModels(signal?: AbortSignal): Promise<string[]> {
+    const guard = new CallGuard(`${this.name}: models`, this.#timeoutMs, signal)
+    try {
+      const ids: string[] = []
+      for await (const model of this.#client.models.list({}, { signal: guard.signal })) ids.push(model.id)
+      guard.complete()
+      return ids
+    } catch (error) {
+      throw guard.fail(error, describeAnthropicFailure, this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Stops background work. */
+  async close(): Promise<void> {
+    this.#models.stop()
+  }
+}

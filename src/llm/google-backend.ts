@@ -1,0 +1,318 @@
+/**
+ * The `google` backend: the Gemini API (`streamGenerateContent` over SSE, `batchEmbedContents`)
+ * through the official `@google/genai` client.
+ */
+import { ApiError, type Content, FunctionCallingConfigMode, GoogleGenAI, type Part } from '@google/genai'
+import { z } from 'zod'
+import { createLogger, type Logger } from '../log.js'
+import type { BackendOptions, BackendSettings } from './backend-options.js'
+import { CallGuard, type DescribeFailure, defaultTimeoutMs } from './call-guard.js'
+import { BackendConfigError, BackendError } from './errors.js'
+import { ModelCache } from './model-cache.js'
+import type {
+  CallOptions,
+  ChatPart,
+  ChatRequest,
+  EmbedRequest,
+  EmbedResponse,
+  FinishReason,
+  HealthResult,
+  LLMBackend,
+} from './types.js'
+
+/** The Gemini API when the manifest gives no URL. */
+export const googleDefaultUrl = 'https://generativelanguage.googleapis.com'
+
+// Minimal check of what we read from each chunk; the client only maps JSON field by field.
+const Chunk = z.object({
+  candidates: z
+    .array(
+      z.object({
+        content: z
+          .object({
+            parts: z
+              .array(
+                z.object({
+                  text: z.string().optional(),
+                  thought: z.boolean().optional(),
+                  functionCall: z
+                    .object({ id: z.string().optional(), name: z.string().optional(), args: z.unknown() })
+                    .optional(),
+                }),
+              )
+              .optional(),
+          })
+          .optional(),
+        finishReason: z.string().optional(),
+      }),
+    )
+    .optional(),
+  usageMetadata: z
+    .object({ promptTokenCount: z.number().optional(), candidatesTokenCount: z.number().optional() })
+    .optional(),
+})
+const Embeddings = z.object({ embeddings: z.array(z.object({ values: z.array(z.number()) })) })
+
+const finishReasons: Record<string, FinishReason> = {
+  STOP: 'stop',
+  MAX_TOKENS: 'length',
+  SAFETY: 'content-filter',
+  RECITATION: 'content-filter',
+  BLOCKLIST: 'content-filter',
+  PROHIBITED_CONTENT: 'content-filter',
+  SPII: 'content-filter',
+}
+
+const ErrorBody = z.object({
+  error: z.object({
+    message: z.string().optional(),
+    details: z
+      .array(z.object({ '@type': z.string().optional(), retryDelay: z.string().optional() }))
+      .optional(),
+  }),
+})
+
+/** Reads status, message and the `google.rpc.RetryInfo` delay from an `@google/genai` error. */
+export const describeGoogleFailure: DescribeFailure = (error) => {
+  if (!(error instanceof ApiError)) return undefined
+  // The client puts the JSON error body into the message (after a prefix for in-stream errors).
+  const start = error.message.indexOf('{')
+  let message = error.message
+  let retryAfterSeconds: number | undefined
+  try {
+    const body = ErrorBody.parse(JSON.parse(error.message.slice(start)))
+    message = body.error.message ?? message
+    const delay = body.error.details?.find((detail) => detail.retryDelay)?.retryDelay
+    if (delay) retryAfterSeconds = Number.parseFloat(delay)
+  } catch {
+    // Not JSON: keep the client's message.
+  }
+  return {
+    statusCode: error.status,
+    message,
+    ...(retryAfterSeconds === undefined || Number.isNaN(retryAfterSeconds) ? {} : { retryAfterSeconds }),
+  }
+}
+
+/** Builds the Gemini `contents`: assistant is `model`, tool results are `functionResponse` parts. */
+export function toGeminiContents(request: ChatRequest): Content[] {
+  const toolNames = new Map<string, string>()
+  const contents: Content[] = []
+  for (const message of request.messages) {
+    if (message.role === 'system') continue
+    const parts: Part[] = []
+    if (message.role === 'tool') {
+      const name = message.name ?? toolNames.get(message.toolCallId) ?? 'tool'
+      parts.push({
+        functionResponse: { id: message.toolCallId, name, response: { result: message.content } },
+      })
+    } else {
+      if (message.content) parts.push({ text: message.content })
+      if (message.role === 'assistant') {
+        for (const call of message.toolCalls ?? []) {
+          toolNames.set(call.id, call.name)
+          parts.push({
+            functionCall: { id: call.id, name: call.name, args: JSON.parse(call.arguments || '{}') },
+          })
+        }
+      }
+    }
+    const role = message.role === 'assistant' ? 'model' : 'user'
+    const last = contents.at(-1)
+    if (last?.role === role) last.parts?.push(...parts)
+    else contents.push({ role, parts })
+  }
+  return contents
+}
+
+const modes = {
+  auto: FunctionCallingConfigMode.AUTO,
+  none: FunctionCallingConfigMode.NONE,
+  required: FunctionCallingConfigMode.ANY,
+}
+
+/** The Gemini API as an `LLMBackend`. */
+export class GoogleBackend implements LLMBackend {
+  readonly name: string
+  readonly type: string = 'google'
+  readonly url: string
+  readonly #client: GoogleGenAI
+  readonly #secrets: string[]
+  readonly #timeoutMs: number
+  readonly #configuredModels: string[] | undefined
+  readonly #models: ModelCache
+  readonly #logger: Logger
+
+  constructor(settings: BackendSettings, options: BackendOptions = {}) {
+    if (!settings.api_key)
+      throw new BackendConfigError(settings.name, 'type google needs api_key (e.g. ${GEMINI_API_KEY})')
+    this.name = settings.name
+    this.url = (settings.url ?? googleDefaultUrl).replace(/\/+$/, '')
+    this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs
+    this.#secrets = [settings.api_key]
+    this.#configuredModels = settings.models
+    this.#logger = (options.logger ?? createLogger('llm')).child(this.name)
+    // No retryOptions: the client then makes exactly one attempt (the mesh decides retries).
+    this.#client = new GoogleGenAI({
+      apiKey: settings.api_key,
+      vertexai: false,
+      httpOptions: { baseUrl: this.url },
+    })
+    this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
+  }
+
+  /** Streams a reply from `:streamGenerateContent?alt=sse`. */
+  async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
+    const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
+    const system = request.messages
+      .filter((message) => message.role === 'system')
+      .map((message) => message.content)
+    const { toolChoice } = request
+    const usage = { inputTokens: 0, outputTokens: 0 }
+    let toolCalls = 0
+    let finishReason: FinishReason | undefined
+    try {
+      guard.throwIfStopped()
+      const stream = await this.#client.models.generateContentStream({
+        model: request.model,
+        contents: toGeminiContents(request),
+        config: {
+          abortSignal: guard.signal,
+          ...(system.length > 0 ? { systemInstruction: system.join('\n\n') } : {}),
+          ...(request.tools?.length
+            ? {
+                tools: [
+                  {
+                    functionDeclarations: request.tools.map((tool) => ({
+                      name: tool.name,
+                      parametersJsonSchema: tool.parameters,
+                      ...(tool.description === undefined ? {} : { description: tool.description }),
+                    })),
+                  },
+                ],
+              }
+            : {}),
+          ...(toolChoice === undefined
+            ? {}
+            : {
+                toolConfig: {
+                  functionCallingConfig:
+                    typeof toolChoice === 'string'
+                      ? { mode: modes[toolChoice] }
+                      : { mode: FunctionCallingConfigMode.ANY, allowedFunctionNames: [toolChoice.name] },
+                },
+              }),
+          ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+          ...(request.topP === undefined ? {} : { topP: request.topP }),
+          ...(request.maxTokens === undefined ? {} : { maxOutputTokens: request.maxTokens }),
+          ...(request.stop?.length ? { stopSequences: request.stop } : {}),
+        },
+      })
+      guard.touch()
+      for await (const raw of stream) {
+        guard.touch()
+        const chunk = Chunk.parse(raw)
+        const candidate = chunk.candidates?.[0]
+        const parts: ChatPart[] = []
+        for (const part of candidate?.content?.parts ?? []) {
+          if (part.text && !part.thought) parts.push({ type: 'text-delta', text: part.text })
+          if (part.functionCall) {
+            // Gemini sends each call whole; its one delta is the whole call.
+            const index = toolCalls++
+            const id = part.functionCall.id ?? `call_${index}`
+            const name = part.functionCall.name ?? ''
+            const args = JSON.stringify(part.functionCall.args ?? {})
+            parts.push({ type: 'tool-call-delta', index, id, name, argumentsDelta: args })
+            parts.push({ type: 'tool-call', index, id, name, arguments: args })
+          }
+        }
+        if (chunk.usageMetadata) {
+          usage.inputTokens = chunk.usageMetadata.promptTokenCount ?? usage.inputTokens
+          usage.outputTokens = chunk.usageMetadata.candidatesTokenCount ?? usage.outputTokens
+        }
+        if (candidate?.finishReason) {
+          finishReason = toolCalls > 0 ? 'tool-calls' : (finishReasons[candidate.finishReason] ?? 'other')
+        }
+        if (parts.length === 0) continue
+        guard.pause()
+        for (const part of parts) yield part
+        guard.resume()
+      }
+      guard.throwIfStopped()
+      if (finishReason === undefined) {
+        throw new BackendError(
+          'BACKEND_PROTOCOL',
+          `${this.name}: chat stream ended without a finish reason`,
+          {
+            retryable: true,
+          },
+        )
+      }
+      guard.complete()
+      yield { type: 'usage', usage }
+      yield { type: 'end', finishReason }
+    } catch (error) {
+      throw guard.fail(error, describeGoogleFailure, this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Embeds through `:batchEmbedContents`. */
+  async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
+    const guard = new CallGuard(`${this.name}: embed`, this.#timeoutMs, options.signal)
+    try {
+      guard.throwIfStopped()
+      const response = await this.#client.models.embedContent({
+        model: request.model,
+        contents: request.input,
+        config: { abortSignal: guard.signal },
+      })
+      guard.complete()
+      return { embeddings: Embeddings.parse(response).embeddings.map((embedding) => embedding.values) }
+    } catch (error) {
+      throw guard.fail(error, describeGoogleFailure, this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Probes `GET /v1beta/models`. */
+  async health(options: CallOptions = {}): Promise<HealthResult> {
+    const started = performance.now()
+    try {
+      await this.#models.refresh(options.signal)
+      return { ok: true, latencyMs: performance.now() - started }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      this.#logger.debug('health probe failed', { error: message })
+      return { ok: false, latencyMs: performance.now() - started, error: message }
+    }
+  }
+
+  /** The configured models, else what `GET /v1beta/models` lists (without the `models/` prefix). */
+  async models(options: CallOptions = {}): Promise<string[]> {
+    if (this.#configuredModels) return this.#configuredModels
+    return this.#models.get(options.signal)
+  }
+
+  async #listModels(signal?: AbortSignal): Promise<string[]> {
+    const guard = new CallGuard(`${this.name}: models`, this.#timeoutMs, signal)
+    try {
+      const names: string[] = []
+      const pager = await this.#client.models.list({ config: { abortSignal: guard.signal, pageSize: 1000 } })
+      for await (const model of pager) if (model.name) names.push(model.name.replace(/^models\//, ''))
+      guard.complete()
+      return names
+    } catch (error) {
+      throw guard.fail(error, describeGoogleFailure, this.#secrets)
+    } finally {
+      guard.dispose()
+    }
+  }
+
+  /** Stops background work. */
+  async close(): Promise<void> {
+    this.#models.stop()
+  }
+}

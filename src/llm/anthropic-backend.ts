@@ -162,7 +162,10 @@ export class AnthropicBackend implements LLMBackend {
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
     if (!settings.api_key)
-      throw new BackendConfigError(settings.name, 'type anthropic needs api_key (e.g. ${ANTHROPIC_API_KEY})')
+      throw new BackendConfigError(
+        settings.name,
+        'type anthropic needs api_key (set it from the environment, e.g. ANTHROPIC_API_KEY)',
+      )
     this.name = settings.name
     this.url = (settings.url ?? anthropicDefaultUrl).replace(/\/+$/, '')
     this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs

@@ -145,7 +145,10 @@ export class GoogleBackend implements LLMBackend {
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
     if (!settings.api_key)
-      throw new BackendConfigError(settings.name, 'type google needs api_key (e.g. ${GEMINI_API_KEY})')
+      throw new BackendConfigError(
+        settings.name,
+        'type google needs api_key (set it from the environment, e.g. GEMINI_API_KEY)',
+      )
     this.name = settings.name
     this.url = (settings.url ?? googleDefaultUrl).replace(/\/+$/, '')
     this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs

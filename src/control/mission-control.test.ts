@@ -114,4 +114,40 @@ describe('Mission Control on real libp2p nodes', () => {
     expect(after.term).toBeGreaterThan(before.term)
     expect(all.filter((peer) => peer.mission.isLeader())).toHaveLength(1)
   })
+  it('a restarting peer causes no flapping', async () => {
+    mesh = await startMesh(5, timings)
+    const all = mesh.running()
+    await waitFor(() => agreed(all) !== undefined, 10_000)
+    const first = agreed(all)!
+    const ranked = [...all].sort((a, b) => (a.peerId < b.peerId ? -1 : 1))
+    const changes = () => new Map(mesh!.running().map((peer) => [peer.peerId, peer.mission.changes]))
+    const base = changes()
+
+    // A non-leader restarts twice (same key, new boot epoch): nobody changes leader.
+    const follower = ranked[3]!
+    await mesh.restart(follower)
+    await waitFor(() => agreed(mesh!.running()) !== undefined, 10_000)
+    await mesh.restart(mesh.peers[follower.index]!)
+    await waitFor(() => agreed(mesh!.running()) !== undefined, 10_000)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    for (const [peerId, count] of changes()) {
+      if (peerId !== follower.peerId) expect(count).toBe(base.get(peerId))
+    }
+    expect(agreed(mesh.running())?.leader).toBe(first.leader)
+
+    // The leader restarts: at most one failover and one return per survivor, then quiet.
+    const leader = ranked[0]!
+    const beforeLeader = changes()
+    await mesh.restart(leader)
+    await waitFor(() => {
+      const now = agreed(mesh!.running())
+      return now?.leader === leader.peerId && now.term > first.term
+    }, 10_000)
+    const settled = changes()
+    for (const [peerId, count] of settled) {
+      if (peerId !== leader.peerId) expect(count - beforeLeader.get(peerId)!).toBeLessThanOrEqual(2)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(changes()).toEqual(settled)
+  })
 })

@@ -48,6 +48,25 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   return out
 }
 
+/** The `BackendError` an HTTP error answer means: code and retryability from the status, secrets redacted. */
+export function backendErrorFromStatus(
+  label: string,
+  statusCode: number,
+  message: string,
+  options: { retryAfterSeconds?: number | undefined; secrets?: readonly string[] } = {},
+): BackendError {
+  const { code, retryable } = codeForStatus(statusCode)
+  return new BackendError(
+    code,
+    `${label}: ${redactSecrets(message, options.secrets ?? [])} (HTTP ${statusCode})`,
+    {
+      statusCode,
+      retryable,
+      ...(options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds }),
+    },
+  )
+}
+
 const retryableCodes = new Set<BackendErrorCode>([
   'BACKEND_RATE_LIMITED',
   'BACKEND_UNAVAILABLE',

@@ -3,7 +3,14 @@
 export { AnthropicBackend, anthropicDefaultUrl } from './anthropic-backend.js'
 export type { BackendOptions, BackendSettings } from './backend-options.js'
 export type { DescribeFailure, ProviderFailure } from './call-guard.js'
-export { CallGuard, codeForStatus, defaultTimeoutMs, parseRetryAfter, redactSecrets } from './call-guard.js'
+export {
+  backendErrorFromStatus,
+  CallGuard,
+  codeForStatus,
+  defaultTimeoutMs,
+  parseRetryAfter,
+  redactSecrets,
+} from './call-guard.js'
 export * from './errors.js'
 export { GoogleBackend, googleDefaultUrl } from './google-backend.js'
 export { OllamaBackend, ollamaDefaultUrl, withLatestTag } from './ollama-backend.js'

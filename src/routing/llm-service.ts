@@ -1,0 +1,348 @@
+/**
+ * The owner side of `/clawmesh/llm/1.0.0`: serves this peer's backends to
+ * other peers. Every inbound stream is bounded (frame size, streams per
+ * peer, time to the request frame, backend silence), re-checks the trust
+ * rules through `authorize`, cancels the backend call when the caller resets
+ * the stream, and stops pulling from the backend while the caller is not
+ * reading (backpressure). A stream is kept open after each reply for the
+ * caller's next request (keep-alive, see docs/routing.md).
+ */
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { ClawmeshError, errorMessage } from '../errors.js'
+import { BackendError } from '../llm/errors.js'
+import type { ChatPart, LLMBackend } from '../llm/types.js'
+import { createLogger, type Logger } from '../log.js'
+import {
+  DEFAULT_BATCH_BYTES,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_STREAMS_PER_PEER,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SERVER_KEEP_ALIVE_MS,
+  LLM_PROTOCOL,
+} from './constants.js'
+import { FrameError, FrameTimeoutError, LimitError } from './errors.js'
+import { FrameReader } from './frame-reader.js'
+import { sendFrame, waitWritable, writeFrame } from './frame-writer.js'
+import {
+  type ChatFrame,
+  type EmbedFrame,
+  parseRequestFrame,
+  type RequestFrame,
+  type ResponseFrame,
+} from './frames.js'
+import { PartBatcher } from './part-batcher.js'
+
+/** Bounds an owner applies to every caller. All optional; defaults in constants.ts. */
+export interface LlmServiceLimits {
+  /** Largest frame in either direction, bytes. */
+  maxFrameBytes?: number
+  /** Open streams one remote peer may hold (pooled idle streams count). */
+  maxStreamsPerPeer?: number
+  /** Time from stream open to its first request frame. */
+  requestTimeoutMs?: number
+  /** Longest silence of the backend between parts; for `embed`, the whole call. */
+  idleTimeoutMs?: number
+  /** How long a stream waits for the next request after a reply (keep-alive). */
+  keepAliveMs?: number
+  /** Flush a `parts` frame at about this many bytes. */
+  maxBatchBytes?: number
+}
+
+/** What `authorize` is told about one request. */
+export interface AuthorizeContext {
+  /** The caller, as authenticated by Noise (never a claim inside the frame). */
+  remotePeer: PeerId
+  frame: RequestFrame
+}
+
+/** Options of `LlmService`. */
+export interface LlmServiceInit {
+  node: Pick<Libp2p, 'handle' | 'unhandle'>
+  /** The local backend a request names, or `undefined` (answered with `UNKNOWN_BACKEND`). */
+  resolveBackend(name: string): LLMBackend | undefined
+  /** Throws a `TrustError` (or any `ClawmeshError`) to refuse; its code and message go to the caller. */
+  authorize(context: AuthorizeContext): void | Promise<void>
+  limits?: LlmServiceLimits
+  /** Protocol ID. Default: `/clawmesh/llm/1.0.0`. */
+  protocol?: string
+  logger?: Logger
+}
+
+/** Serves `/clawmesh/llm/1.0.0` on a node between `start()` and `stop()`. */
+export class LlmService {
+  readonly protocol: string
+  readonly #init: LlmServiceInit
+  readonly #limits: Required<LlmServiceLimits>
+  readonly #log: Logger
+  readonly #streamsByPeer = new Map<string, number>()
+  readonly #streams = new Set<Stream>()
+  #inFlight = 0
+  #started = false
+
+  constructor(init: LlmServiceInit) {
+    this.#init = init
+    this.protocol = init.protocol ?? LLM_PROTOCOL
+    this.#log = init.logger ?? createLogger('routing:llm-service')
+    const limits = init.limits ?? {}
+    this.#limits = {
+      maxFrameBytes: limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      maxStreamsPerPeer: limits.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER,
+      requestTimeoutMs: limits.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: limits.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      keepAliveMs: limits.keepAliveMs ?? DEFAULT_SERVER_KEEP_ALIVE_MS,
+      maxBatchBytes: limits.maxBatchBytes ?? DEFAULT_BATCH_BYTES,
+    }
+  }
+
+  /** Registers the protocol handler. */
+  async start(): Promise<void> {
+    if (this.#started) return
+    // libp2p's own per-connection cap stays above ours, so callers get a TOO_MANY_STREAMS frame, not a bare reset.
+    const cap = this.#limits.maxStreamsPerPeer * 2 + 8
+    await this.#init.node.handle(this.protocol, (stream, connection) => this.#handle(stream, connection), {
+      maxInboundStreams: cap,
+      maxOutboundStreams: cap,
+    })
+    this.#started = true
+  }
+
+  /** Unregisters the handler and resets every open stream (callers fail over before their first token). */
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await this.#init.node.unhandle(this.protocol)
+    for (const stream of this.#streams) stream.abort(new ClawmeshError('SHUTTING_DOWN', 'owner is stopping'))
+  }
+
+  /** Requests being served right now (for the health gossip). */
+  inFlight(): number {
+    return this.#inFlight
+  }
+
+  /** Open streams, idle keep-alive streams included. */
+  openStreams(): number {
+    return this.#streams.size
+  }
+
+  async #handle(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    const open = this.#streamsByPeer.get(peer) ?? 0
+    const { maxFrameBytes } = this.#limits
+    if (open >= this.#limits.maxStreamsPerPeer) {
+      this.#log.warn('too many streams', { peer, open })
+      await this.#finish(stream, limitFrame('TOO_MANY_STREAMS', `at most ${open} open streams per peer`))
+      return
+    }
+    this.#streamsByPeer.set(peer, open + 1)
+    this.#streams.add(stream)
+    const reader = new FrameReader(stream, { maxFrameBytes })
+    try {
+      let first = true
+      for (;;) {
+        let body: Uint8Array | null
+        try {
+          body = await reader.next({
+            timeoutMs: first ? this.#limits.requestTimeoutMs : this.#limits.keepAliveMs,
+          })
+        } catch (error) {
+          if (error instanceof FrameTimeoutError) {
+            // A fresh stream must bring its request in time; a kept-alive one is simply retired.
+            if (first) await this.#finish(stream, limitFrame('REQUEST_TIMEOUT', 'no request frame in time'))
+            else await closeQuietly(stream)
+            return
+          }
+          await this.#refuseFrame(stream, error)
+          return
+        }
+        if (body === null) {
+          await closeQuietly(stream)
+          return
+        }
+        let frame: RequestFrame
+        try {
+          frame = parseRequestFrame(body)
+        } catch (error) {
+          await this.#refuseFrame(stream, error)
+          return
+        }
+        first = false
+        const reusable = await this.#serve(stream, connection.remotePeer, frame)
+        if (!reusable || stream.status !== 'open' || stream.writeStatus !== 'writable') {
+          if (stream.status === 'open')
+            stream.abort(new ClawmeshError('STREAM_RETIRED', 'stream not reusable'))
+          return
+        }
+      }
+    } catch (error) {
+      // Never let one stream take the handler down: log, reset, move on.
+      this.#log.error('stream failed', { peer, error: errorMessage(error) })
+      stream.abort(error instanceof Error ? error : new ClawmeshError('INTERNAL', errorMessage(error)))
+    } finally {
+      reader.dispose()
+      this.#streams.delete(stream)
+      const left = (this.#streamsByPeer.get(peer) ?? 1) - 1
+      if (left === 0) this.#streamsByPeer.delete(peer)
+      else this.#streamsByPeer.set(peer, left)
+    }
+  }
+
+  /** Serves one request; resolves true if the stream may carry another. */
+  async #serve(stream: Stream, remotePeer: PeerId, frame: RequestFrame): Promise<boolean> {
+    const backend = this.#init.resolveBackend(frame.backend)
+    try {
+      if (backend === undefined) {
+        throw new ClawmeshError('UNKNOWN_BACKEND', `no backend "${frame.backend}" on this peer`)
+      }
+      const verdict = this.#init.authorize({ remotePeer, frame })
+      if (verdict instanceof Promise) await verdict
+    } catch (error) {
+      this.#log.info('request refused', {
+        peer: remotePeer.toString(),
+        id: frame.id,
+        error: errorMessage(error),
+      })
+      return this.#reply(stream, toErrorFrame(error, this.#log))
+    }
+    this.#inFlight++
+    const controller = new AbortController()
+    const onClose = (): void => controller.abort(new ClawmeshError('CALLER_GONE', 'caller closed the stream'))
+    stream.addEventListener('close', onClose)
+    try {
+      return frame.type === 'chat'
+        ? await this.#chat(stream, backend, frame, controller.signal)
+        : await this.#embed(stream, backend, frame, controller.signal)
+    } finally {
+      stream.removeEventListener('close', onClose)
+      controller.abort(new ClawmeshError('REQUEST_DONE', 'request finished'))
+      this.#inFlight--
+    }
+  }
+
+  async #chat(stream: Stream, backend: LLMBackend, frame: ChatFrame, signal: AbortSignal): Promise<boolean> {
+    const { maxFrameBytes, maxBatchBytes, idleTimeoutMs } = this.#limits
+    let batcher: PartBatcher | undefined
+    try {
+      batcher = new PartBatcher(backend.chat(frame.request, { signal })[Symbol.asyncIterator](), {
+        maxBatchBytes,
+        idleTimeoutMs,
+        signal,
+      })
+      let ended = false
+      for (;;) {
+        const parts: ChatPart[] | null = await batcher.next()
+        if (parts === null) break
+        if (parts[parts.length - 1]?.type === 'end') ended = true
+        // Wait for the caller to take what we sent before pulling more from the backend.
+        if (!sendFrame(stream, { type: 'parts', parts }, maxFrameBytes))
+          await waitWritable(stream, { signal })
+        if (ended) return true
+      }
+      throw new BackendError('BACKEND_PROTOCOL', 'backend stream ended without an end part')
+    } catch (error) {
+      if (signal.aborted || stream.status !== 'open') return false // caller gone: nothing to tell
+      return this.#reply(stream, toErrorFrame(error, this.#log))
+    } finally {
+      batcher?.stop()
+    }
+  }
+
+  async #embed(
+    stream: Stream,
+    backend: LLMBackend,
+    frame: EmbedFrame,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const { idleTimeoutMs, maxFrameBytes } = this.#limits
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      const response = await Promise.race([
+        backend.embed(frame.request, { signal }),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(
+            () => reject(new LimitError('IDLE_TIMEOUT', `embedding took over ${idleTimeoutMs} ms`)),
+            idleTimeoutMs,
+          )
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+        }),
+      ])
+      await writeFrame(stream, { type: 'embedding', response }, maxFrameBytes, { signal })
+      return true
+    } catch (error) {
+      if (signal.aborted || stream.status !== 'open') return false
+      return this.#reply(stream, toErrorFrame(error, this.#log))
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Sends a final error frame; the stream stays usable. */
+  async #reply(stream: Stream, frame: ResponseFrame): Promise<boolean> {
+    try {
+      await writeFrame(stream, frame, this.#limits.maxFrameBytes)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** A frame we cannot read leaves the stream out of sync: say why, then reset. */
+  async #refuseFrame(stream: Stream, error: unknown): Promise<void> {
+    if (error instanceof FrameError && stream.status === 'open' && stream.writeStatus === 'writable') {
+      this.#log.warn('bad frame', { code: error.code, error: error.message })
+      try {
+        await writeFrame(
+          stream,
+          { type: 'error', code: error.code, message: error.message, retryable: false },
+          4096,
+        )
+      } catch {}
+    }
+    stream.abort(error instanceof Error ? error : new ClawmeshError('BAD_FRAME', errorMessage(error)))
+  }
+
+  /** Sends a final error frame and closes our side; resets if the caller does not close within a second. */
+  async #finish(stream: Stream, frame: ResponseFrame): Promise<void> {
+    try {
+      await writeFrame(stream, frame, this.#limits.maxFrameBytes, { signal: AbortSignal.timeout(1000) })
+      await stream.close({ signal: AbortSignal.timeout(1000) })
+      setTimeout(
+        () => stream.abort(new ClawmeshError('STREAM_RETIRED', 'caller kept the stream open')),
+        1000,
+      ).unref()
+    } catch (error) {
+      stream.abort(error instanceof Error ? error : new ClawmeshError('INTERNAL', errorMessage(error)))
+    }
+  }
+}
+
+function limitFrame(code: LimitError['code'], message: string): ResponseFrame {
+  return { type: 'error', code, message, retryable: true }
+}
+
+/** Maps any failure to an `error` frame; unknown errors become `INTERNAL` without their details. */
+function toErrorFrame(error: unknown, log: Logger): ResponseFrame {
+  if (error instanceof BackendError) {
+    return { type: 'error', code: error.code, message: error.message, retryable: error.retryable }
+  }
+  if (error instanceof LimitError) return limitFrame(error.code, error.message)
+  if (error instanceof ClawmeshError) {
+    // Another owner may hold the backend (a stale advert); a refusal or a bad request will not change.
+    return {
+      type: 'error',
+      code: error.code,
+      message: error.message,
+      retryable: error.code === 'UNKNOWN_BACKEND',
+    }
+  }
+  log.error('backend failed', { error: errorMessage(error) })
+  return { type: 'error', code: 'INTERNAL', message: 'internal error on the owner', retryable: false }
+}
+
+async function closeQuietly(stream: Stream): Promise<void> {
+  try {
+    await stream.close({ signal: AbortSignal.timeout(1000) })
+  } catch {
+    stream.abort(new ClawmeshError('STREAM_RETIRED', 'close timed out'))
+  }
+}

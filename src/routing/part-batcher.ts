@@ -1,0 +1,118 @@
+/**
+ * Pulls `ChatPart`s from a backend's iterator and groups the ones that are
+ * ready together, so a burst of tokens costs one frame instead of one frame
+ * per token (DESIGN.md: CPU per frame is the limit under load). A part is
+ * "ready" if the iterator yields it before the event loop's check phase
+ * (`setImmediate`); the batch is then flushed, and the still-pending pull is
+ * kept for the next batch, so at most one part is pulled ahead of a flush.
+ */
+import type { ChatPart } from '../llm/types.js'
+import { LimitError } from './errors.js'
+
+/** Options of a `PartBatcher`. */
+export interface PartBatcherOptions {
+  /** Flush once the batch's estimated size reaches this many bytes. */
+  maxBatchBytes: number
+  /** Longest wait for the first part of a batch before `IDLE_TIMEOUT`. */
+  idleTimeoutMs: number
+  /** Aborting rejects a waiting `next()` with the signal's reason. */
+  signal: AbortSignal
+}
+
+const notReady = Symbol('not-ready')
+
+/** Rough JSON size of a part; only used to cap batches. */
+function partBytes(part: ChatPart): number {
+  switch (part.type) {
+    case 'text-delta':
+      return part.text.length + 32
+    case 'tool-call-delta':
+      return part.argumentsDelta.length + (part.name?.length ?? 0) + (part.id?.length ?? 0) + 64
+    case 'tool-call':
+      return part.arguments.length + part.name.length + part.id.length + 64
+    default:
+      return 64
+  }
+}
+
+/** Groups the ready parts of `iterator` into batches; `next()` resolves `null` once the iterator is done. */
+export class PartBatcher {
+  readonly #iterator: AsyncIterator<ChatPart>
+  readonly #options: PartBatcherOptions
+  #pending: Promise<IteratorResult<ChatPart>> | undefined
+  #done = false
+
+  constructor(iterator: AsyncIterator<ChatPart>, options: PartBatcherOptions) {
+    this.#iterator = iterator
+    this.#options = options
+  }
+
+  /** The next batch (at least one part), or `null` when the backend has no more parts. */
+  async next(): Promise<ChatPart[] | null> {
+    if (this.#done) return null
+    const first = await this.#waitFirst()
+    if (first.done) {
+      this.#done = true
+      return null
+    }
+    const batch = [first.value]
+    let bytes = partBytes(first.value)
+    if (first.value.type === 'end') this.#done = true
+    while (!this.#done && bytes < this.#options.maxBatchBytes) {
+      // A failure of the next pull is kept in #pending and thrown by the next call, after this batch is sent.
+      const pending = this.#pull().catch((): typeof notReady => notReady)
+      const result = await Promise.race([pending, nextCheckPhase()])
+      if (typeof result === 'symbol') break
+      this.#pending = undefined
+      if (result.done) {
+        this.#done = true
+        break
+      }
+      batch.push(result.value)
+      bytes += partBytes(result.value)
+      if (result.value.type === 'end') this.#done = true
+    }
+    return batch
+  }
+
+  /** Stops the backend's iterator (runs its `finally` blocks); never throws. */
+  stop(): void {
+    this.#done = true
+    this.#iterator.return?.().catch(() => {})
+  }
+
+  #pull(): Promise<IteratorResult<ChatPart>> {
+    this.#pending ??= this.#iterator.next()
+    return this.#pending
+  }
+
+  async #waitFirst(): Promise<IteratorResult<ChatPart>> {
+    const { signal, idleTimeoutMs } = this.#options
+    signal.throwIfAborted()
+    const pending = this.#pull()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let onAbort: (() => void) | undefined
+    try {
+      const result = await Promise.race([
+        pending,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(
+            () => reject(new LimitError('IDLE_TIMEOUT', `backend sent nothing for ${idleTimeoutMs} ms`)),
+            idleTimeoutMs,
+          )
+          onAbort = () => reject(signal.reason)
+          signal.addEventListener('abort', onAbort, { once: true })
+        }),
+      ])
+      this.#pending = undefined
+      return result
+    } finally {
+      clearTimeout(timer)
+      if (onAbort) signal.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+function nextCheckPhase(): Promise<typeof notReady> {
+  return new Promise((resolve) => setImmediate(resolve, notReady))
+}

@@ -44,6 +44,14 @@ const Event = z.object({
   usage: z.object({ output_tokens: z.number().optional(), input_tokens: z.number().nullish() }).optional(),
 })
 
+/** The text of a `content_block_delta` / `text_delta` event, else `undefined`. */
+function textDelta(raw: unknown): string | undefined {
+  const event = raw as { type?: unknown; delta?: { type?: unknown; text?: unknown } | null }
+  if (event.type !== 'content_block_delta' || event.delta?.type !== 'text_delta') return undefined
+  const { text } = event.delta
+  return typeof text === 'string' && text !== '' ? text : undefined
+}
+
 const errorTypeCodes: Record<string, BackendErrorCode> = {
   invalid_request_error: 'BACKEND_BAD_REQUEST',
   request_too_large: 'BACKEND_BAD_REQUEST',
@@ -197,6 +205,14 @@ export class AnthropicBackend implements LLMBackend {
       guard.touch()
       for await (const raw of stream) {
         guard.touch()
+        // Hot path: a text delta is checked by hand; every other event goes through the schema.
+        const text = textDelta(raw)
+        if (text !== undefined) {
+          guard.pause()
+          yield { type: 'text-delta', text }
+          guard.resume()
+          continue
+        }
         const event = Event.parse(raw)
         let part: ChatPart | undefined
         if (event.type === 'content_block_delta' && event.delta?.type === 'text_delta' && event.delta.text) {

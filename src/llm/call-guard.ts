@@ -83,26 +83,37 @@ export class CallGuard {
   readonly signal: AbortSignal
   readonly #controller = new AbortController()
   readonly #callerSignal: AbortSignal | undefined
-  readonly #timer: NodeJS.Timeout
+  #timer: NodeJS.Timeout
   readonly #timeoutMs: number
   readonly #label: string
   #stopped: 'timeout' | 'aborted' | undefined
   #paused = false
   #done = false
+  /** When data last arrived (or the consumer last asked for more). */
+  #lastActivity = performance.now()
 
   constructor(label: string, timeoutMs: number, callerSignal?: AbortSignal) {
     this.signal = this.#controller.signal
     this.#label = label
     this.#timeoutMs = timeoutMs
     this.#callerSignal = callerSignal
-    this.#timer = setTimeout(this.#onTimeout, timeoutMs)
+    this.#timer = setTimeout(this.#onTimer, timeoutMs)
     if (callerSignal?.aborted) this.#onAbort()
     else callerSignal?.addEventListener('abort', this.#onAbort, { once: true })
   }
 
-  readonly #onTimeout = (): void => {
+  // Lazy timer: `touch()` only stamps the time (cheap per token); the timer re-arms itself for the rest.
+  readonly #onTimer = (): void => {
+    if (this.#stopped || this.#done) return
+    const idle = performance.now() - this.#lastActivity
     // While the consumer holds a part, the provider is not the one stalling.
-    if (this.#paused || this.#stopped) return
+    if (this.#paused || idle < this.#timeoutMs) {
+      this.#timer = setTimeout(
+        this.#onTimer,
+        this.#paused ? Math.max(10, this.#timeoutMs / 4) : this.#timeoutMs - idle,
+      )
+      return
+    }
     this.#stopped = 'timeout'
     this.#controller.abort()
   }
@@ -113,9 +124,9 @@ export class CallGuard {
     this.#controller.abort()
   }
 
-  /** Data arrived: re-arm the inactivity timer. */
+  /** Data arrived: the inactivity timeout counts from now. */
   touch(): void {
-    this.#timer.refresh()
+    this.#lastActivity = performance.now()
   }
 
   /** The consumer holds a part; the timer must not blame the provider meanwhile. */
@@ -123,10 +134,10 @@ export class CallGuard {
     this.#paused = true
   }
 
-  /** The consumer asked for more: resume the inactivity timer from now. */
+  /** The consumer asked for more: the inactivity timeout counts from now. */
   resume(): void {
     this.#paused = false
-    this.#timer.refresh()
+    this.#lastActivity = performance.now()
   }
 
   /** Throws if the call was aborted or timed out (SDKs often end a stream quietly on abort). */

@@ -53,6 +53,18 @@ const Chunk = z.object({
 })
 const Embeddings = z.object({ embeddings: z.array(z.object({ values: z.array(z.number()) })) })
 
+/** The text of a chunk whose one candidate has one plain text part and no finish reason, else `undefined`. */
+function textDelta(raw: unknown): string | undefined {
+  const chunk = raw as { candidates?: unknown }
+  if (!Array.isArray(chunk.candidates) || chunk.candidates.length !== 1) return undefined
+  const candidate = chunk.candidates[0] as { finishReason?: unknown; content?: { parts?: unknown } | null }
+  const parts = candidate.content?.parts
+  if (candidate.finishReason != null || !Array.isArray(parts) || parts.length !== 1) return undefined
+  const part = parts[0] as { text?: unknown; thought?: unknown; functionCall?: unknown }
+  if (part.thought != null || part.functionCall != null) return undefined
+  return typeof part.text === 'string' && part.text !== '' ? part.text : undefined
+}
+
 const finishReasons: Record<string, FinishReason> = {
   STOP: 'stop',
   MAX_TOKENS: 'length',
@@ -214,6 +226,19 @@ export class GoogleBackend implements LLMBackend {
       guard.touch()
       for await (const raw of stream) {
         guard.touch()
+        // Hot path: a plain text chunk is checked by hand; every other chunk goes through the schema.
+        const text = textDelta(raw)
+        if (text !== undefined) {
+          const { usageMetadata } = raw
+          if (usageMetadata) {
+            usage.inputTokens = usageMetadata.promptTokenCount ?? usage.inputTokens
+            usage.outputTokens = usageMetadata.candidatesTokenCount ?? usage.outputTokens
+          }
+          guard.pause()
+          yield { type: 'text-delta', text }
+          guard.resume()
+          continue
+        }
         const chunk = Chunk.parse(raw)
         const candidate = chunk.candidates?.[0]
         const parts: ChatPart[] = []

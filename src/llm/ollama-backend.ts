@@ -50,6 +50,14 @@ const Embeddings = z.object({
 })
 const Tags = z.object({ models: z.array(z.object({ name: z.string() })) })
 
+/** The text of a line that carries only text (not done, no tool calls), else `undefined`. */
+function textDelta(raw: unknown): string | undefined {
+  const chunk = raw as { done?: unknown; message?: { content?: unknown; tool_calls?: unknown } | null }
+  if (chunk.done !== false || chunk.message?.tool_calls != null) return undefined
+  const content = chunk.message?.content
+  return typeof content === 'string' && content !== '' ? content : undefined
+}
+
 /** `llama3.2` → `llama3.2:latest`; names with a tag (or a digest) are kept. */
 export function withLatestTag(model: string): string {
   const lastSegment = model.slice(model.lastIndexOf('/') + 1)
@@ -183,6 +191,14 @@ export class OllamaBackend implements LLMBackend {
       guard.touch()
       for await (const raw of stream) {
         guard.touch()
+        // Hot path: a plain text line is checked by hand; every other line goes through the schema.
+        const text = textDelta(raw)
+        if (text !== undefined) {
+          guard.pause()
+          yield { type: 'text-delta', text }
+          guard.resume()
+          continue
+        }
         const chunk = Chunk.parse(raw)
         const parts: ChatPart[] = []
         if (chunk.message?.content) parts.push({ type: 'text-delta', text: chunk.message.content })

@@ -55,6 +55,19 @@ const Embeddings = z.object({
   data: z.array(z.object({ index: z.number(), embedding: z.array(z.number()) })),
 })
 
+/** The text of a chunk that carries only text (no tool calls, finish or usage), else `undefined`. */
+function textDelta(raw: unknown): string | undefined {
+  const chunk = raw as { choices?: unknown; usage?: unknown }
+  if (chunk.usage != null || !Array.isArray(chunk.choices) || chunk.choices.length !== 1) return undefined
+  const choice = chunk.choices[0] as {
+    delta?: { content?: unknown; tool_calls?: unknown } | null
+    finish_reason?: unknown
+  }
+  if (choice.finish_reason != null || choice.delta?.tool_calls != null) return undefined
+  const content = choice.delta?.content
+  return typeof content === 'string' && content !== '' ? content : undefined
+}
+
 const finishReasons: Record<string, FinishReason> = {
   stop: 'stop',
   length: 'length',
@@ -185,6 +198,14 @@ export class OpenAICompatibleBackend implements LLMBackend {
       guard.touch()
       for await (const raw of stream as AsyncIterable<ChatCompletionChunk>) {
         guard.touch()
+        // Hot path: a plain text chunk is checked by hand; every other chunk goes through the schema.
+        const text = textDelta(raw)
+        if (text !== undefined) {
+          guard.pause()
+          yield { type: 'text-delta', text }
+          guard.resume()
+          continue
+        }
         const chunk = Chunk.parse(raw)
         const parts: ChatPart[] = []
         const choice = chunk.choices[0]

@@ -1,6 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterEach, describe, expect, it } from 'vitest'
 import { agreed, type Mesh, startMesh, waitFor } from '../control/testing/mesh.js'
+import { ClawmeshError } from '../errors.js'
 import { type ClawmeshNode, createNode, HEALTH_TOPIC } from '../net/index.js'
 import { encodeHeartbeat, type Heartbeat, MAX_HEARTBEAT_BYTES } from './heartbeat.js'
 
@@ -90,7 +91,12 @@ describe('HeartbeatService validation with a hostile peer on the mesh', () => {
           )
         }),
       5000,
-    )
+    ).catch((error: unknown) => {
+      throw new ClawmeshError(
+        'TEST_TIMEOUT',
+        `${String(error)}: ${JSON.stringify(peers.map((peer) => peer.heartbeats.stats()))}`,
+      )
+    })
     for (const peer of peers) {
       // Exactly one message from the intruder was accepted: the first valid one.
       expect(peer.membership.get(hostile.peerId.toString())?.state).toBe('alive')

@@ -1,6 +1,6 @@
 /**
  * The heartbeat wire message on `/clawmesh/health/1`: a compact JSON object
- * with short keys (measured: about 40% smaller than spelled-out keys; see
+ * with short keys (measured: 191 vs 237 bytes, about 20% smaller than spelled-out keys; see
  * docs/health.md for the key table). Decoding checks the length before
  * parsing and validates with zod; it never throws.
  */

@@ -1,10 +1,8 @@
 /** Defaults of the `/clawmesh/llm/1.0.0` protocol; every one can be overridden where it is used. */
-export { LLM_PROTOCOL } from '../net/constants.js'
 
-/** Largest frame, in bytes (8 MiB body limit plus envelope, as `limits.max_frame_bytes`). */
-export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024 + 64 * 1024
-/** Open `/clawmesh/llm` streams one remote peer may hold on an owner (as `limits.max_streams_per_peer`). */
-export const DEFAULT_MAX_STREAMS_PER_PEER = 64
+/** Largest frame and streams per peer: the manifest's `limits` defaults, defined once in config. */
+export { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_STREAMS_PER_PEER } from '../config/defaults.js'
+export { LLM_PROTOCOL } from '../net/constants.js'
 /** Time from stream open to the first request frame. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 /** Longest silence of a backend between two parts (and the whole time of an embedding call). */

@@ -4,8 +4,8 @@
  */
 import { ClawmeshError } from '../errors.js'
 
-/** Codes of a trust refusal; each names one rule of DESIGN.md "Trust". */
-export type TrustErrorCode = 'TRUST_SENSITIVITY' | 'TRUST_MIN_TRUST'
+/** Codes of a trust refusal: the data rule, the resource rule, or a caller the manifest does not know. */
+export type TrustErrorCode = 'TRUST_SENSITIVITY' | 'TRUST_MIN_TRUST' | 'TRUST_UNKNOWN_PEER'
 
 /** A trust rule forbids the request; the message names the rule and both parties. */
 export class TrustError extends ClawmeshError {

@@ -34,6 +34,7 @@ export {
   type LlmServiceInit,
   type LlmServiceLimits,
 } from './llm-service.js'
+export { type ManifestAuthorizerOptions, manifestAuthorizer } from './owner-authorizer.js'
 export { callWithFailover, type FailedAttempt, routeWithFailover } from './route-with-failover.js'
 export { type OwnerCandidate, type RankedOwners, type RankOptions, rankOwners } from './select-owner.js'
 export {

@@ -20,6 +20,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SERVER_KEEP_ALIVE_MS,
   LLM_PROTOCOL,
+  MAX_OUTBOUND_STREAMS,
 } from './constants.js'
 import { FrameError, FrameTimeoutError, LimitError } from './errors.js'
 import { FrameReader } from './frame-reader.js'
@@ -98,11 +99,12 @@ export class LlmService {
   /** Registers the protocol handler. */
   async start(): Promise<void> {
     if (this.#started) return
-    // libp2p's own per-connection cap stays above ours, so callers get a TOO_MANY_STREAMS frame, not a bare reset.
+    // libp2p's own per-connection inbound cap stays above ours, so callers get a TOO_MANY_STREAMS frame, not a
+    // bare reset. The outbound cap applies to this node's LlmClient too (libp2p reads it from the handler).
     const cap = this.#limits.maxStreamsPerPeer * 2 + 8
     await this.#init.node.handle(this.protocol, (stream, connection) => this.#handle(stream, connection), {
       maxInboundStreams: cap,
-      maxOutboundStreams: cap,
+      maxOutboundStreams: MAX_OUTBOUND_STREAMS,
     })
     this.#started = true
   }

@@ -23,7 +23,7 @@ import {
   MAX_OUTBOUND_STREAMS,
 } from './constants.js'
 import { FrameError, FrameTimeoutError, LimitError } from './errors.js'
-import { FrameReader } from './frame-reader.js'
+import { FrameReader, StreamEndedError } from './frame-reader.js'
 import { sendFrame, waitWritable, writeFrame } from './frame-writer.js'
 import {
   type ChatFrame,
@@ -154,7 +154,8 @@ export class LlmService {
             else await closeQuietly(stream)
             return
           }
-          await this.#refuseFrame(stream, error)
+          // A caller that resets an idle stream has simply gone; anything else is a bad frame.
+          if (!(error instanceof StreamEndedError && error.reset)) await this.#refuseFrame(stream, error)
           return
         }
         if (body === null) {

@@ -35,10 +35,11 @@ async function failure(promise: Promise<unknown>): Promise<RoutingError> {
 }
 
 /** Opens a raw stream, sends `bytes`, and reads response frames until the stream ends or resets. */
-async function raw(from: ClawmeshNode, to: PeerId, bytes: Uint8Array | undefined) {
+async function raw(from: ClawmeshNode, to: PeerId, bytes: Uint8Array | undefined, halfClose = false) {
   const stream = await from.dialProtocol(to, LLM_PROTOCOL)
   const reader = new FrameReader(stream, { maxFrameBytes: 1 << 20 })
   if (bytes) stream.send(bytes)
+  if (halfClose) await stream.close()
   const frames: ResponseFrame[] = []
   let ending = 'clean'
   for (;;) {
@@ -101,6 +102,19 @@ describe('LlmService over real libp2p nodes', () => {
     const parts = frames.flatMap((response) => (response.type === 'parts' ? response.parts : []))
     expect(parts).toEqual(textParts(tokens))
     expect(frames.length).toBeLessThan(10)
+  })
+
+  it('answers a one-shot caller that half-closes after its request, then ends the stream', async () => {
+    const backend = new ScriptedBackend({ delayMs: 20 })
+    const { callerNode, owner, service } = await pair(backend)
+    const frame: ChatFrame = { type: 'chat', ...call }
+    const body = encode.single(new TextEncoder().encode(JSON.stringify(frame))).subarray()
+    const { frames } = await raw(callerNode, owner, body, true)
+    expect(frames.flatMap((response) => (response.type === 'parts' ? response.parts : []))).toEqual(
+      textParts(['Hello', ', ', 'world']),
+    )
+    expect(backend.calls[0]?.abortedAt).toBeUndefined()
+    await expect.poll(() => service.openStreams(), { timeout: 2000, interval: 10 }).toBe(0)
   })
 
   it('answers embeddings', async () => {

@@ -213,17 +213,22 @@ export class LlmService {
     stream.addEventListener('close', onClose)
     try {
       return frame.type === 'chat'
-        ? await this.#chat(stream, backend, frame, controller.signal)
-        : await this.#embed(stream, backend, frame, controller.signal)
+        ? await this.#chat(stream, backend, frame, controller)
+        : await this.#embed(stream, backend, frame, controller)
     } finally {
       stream.removeEventListener('close', onClose)
-      controller.abort(new ClawmeshError('REQUEST_DONE', 'request finished'))
       this.#inFlight--
     }
   }
 
-  async #chat(stream: Stream, backend: LLMBackend, frame: ChatFrame, signal: AbortSignal): Promise<boolean> {
+  async #chat(
+    stream: Stream,
+    backend: LLMBackend,
+    frame: ChatFrame,
+    controller: AbortController,
+  ): Promise<boolean> {
     const { maxFrameBytes, maxBatchBytes, idleTimeoutMs } = this.#limits
+    const signal = controller.signal
     let batcher: PartBatcher | undefined
     try {
       batcher = new PartBatcher(backend.chat(frame.request, { signal })[Symbol.asyncIterator](), {
@@ -244,6 +249,8 @@ export class LlmService {
       throw new BackendError('BACKEND_PROTOCOL', 'backend stream ended without an end part')
     } catch (error) {
       if (signal.aborted || stream.status !== 'open') return false // caller gone: nothing to tell
+      // A stalled or failed call is cancelled before the caller hears about it.
+      controller.abort(error)
       return this.#reply(stream, toErrorFrame(error, this.#log))
     } finally {
       batcher?.stop()
@@ -254,9 +261,10 @@ export class LlmService {
     stream: Stream,
     backend: LLMBackend,
     frame: EmbedFrame,
-    signal: AbortSignal,
+    controller: AbortController,
   ): Promise<boolean> {
     const { idleTimeoutMs, maxFrameBytes } = this.#limits
+    const signal = controller.signal
     let timer: ReturnType<typeof setTimeout> | undefined
     try {
       const response = await Promise.race([
@@ -273,6 +281,7 @@ export class LlmService {
       return true
     } catch (error) {
       if (signal.aborted || stream.status !== 'open') return false
+      controller.abort(error)
       return this.#reply(stream, toErrorFrame(error, this.#log))
     } finally {
       clearTimeout(timer)

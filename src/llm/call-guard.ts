@@ -75,7 +75,7 @@ const retryableCodes = new Set<BackendErrorCode>([
 
 /**
  * Bounds one provider call. Pass `signal` to the SDK; call `touch()` whenever data arrives: the
- * call is aborted once `timeoutMs` pass with no data (before the first byte, or mid-stream), or
+ * call is aborted once `timeoutMs` (up to 1.25 ×) pass with no data (before the first byte, or mid-stream), or
  * when the caller's signal aborts. `fail()` turns whatever the SDK then throws into a `BackendError`.
  */
 export class CallGuard {
@@ -83,39 +83,42 @@ export class CallGuard {
   readonly signal: AbortSignal
   readonly #controller = new AbortController()
   readonly #callerSignal: AbortSignal | undefined
-  #timer: NodeJS.Timeout
+  readonly #timer: NodeJS.Timeout
   readonly #timeoutMs: number
+  readonly #tickMs: number
   readonly #label: string
   #stopped: 'timeout' | 'aborted' | undefined
   #paused = false
   #done = false
-  /** When data last arrived (or the consumer last asked for more). */
-  #lastActivity = performance.now()
+  // Activity is a counter, not a clock read: `touch()` runs per token and must cost next to nothing.
+  #activity = 0
+  #seenActivity = 0
+  #idleTicks = 0
 
   constructor(label: string, timeoutMs: number, callerSignal?: AbortSignal) {
     this.signal = this.#controller.signal
     this.#label = label
     this.#timeoutMs = timeoutMs
+    // Checked four times per timeout: a stall is caught between timeoutMs and 1.25 × timeoutMs.
+    this.#tickMs = Math.max(5, timeoutMs / 4)
     this.#callerSignal = callerSignal
-    this.#timer = setTimeout(this.#onTimer, timeoutMs)
+    this.#timer = setTimeout(this.#onTick, this.#tickMs)
     if (callerSignal?.aborted) this.#onAbort()
     else callerSignal?.addEventListener('abort', this.#onAbort, { once: true })
   }
 
-  // Lazy timer: `touch()` only stamps the time (cheap per token); the timer re-arms itself for the rest.
-  readonly #onTimer = (): void => {
+  readonly #onTick = (): void => {
     if (this.#stopped || this.#done) return
-    const idle = performance.now() - this.#lastActivity
     // While the consumer holds a part, the provider is not the one stalling.
-    if (this.#paused || idle < this.#timeoutMs) {
-      this.#timer = setTimeout(
-        this.#onTimer,
-        this.#paused ? Math.max(10, this.#timeoutMs / 4) : this.#timeoutMs - idle,
-      )
+    if (this.#paused || this.#activity !== this.#seenActivity) {
+      this.#seenActivity = this.#activity
+      this.#idleTicks = 0
+    } else if (++this.#idleTicks * this.#tickMs >= this.#timeoutMs) {
+      this.#stopped = 'timeout'
+      this.#controller.abort()
       return
     }
-    this.#stopped = 'timeout'
-    this.#controller.abort()
+    this.#timer.refresh()
   }
 
   readonly #onAbort = (): void => {
@@ -124,9 +127,9 @@ export class CallGuard {
     this.#controller.abort()
   }
 
-  /** Data arrived: the inactivity timeout counts from now. */
+  /** Data arrived: the provider is alive. */
   touch(): void {
-    this.#lastActivity = performance.now()
+    this.#activity++
   }
 
   /** The consumer holds a part; the timer must not blame the provider meanwhile. */
@@ -134,10 +137,10 @@ export class CallGuard {
     this.#paused = true
   }
 
-  /** The consumer asked for more: the inactivity timeout counts from now. */
+  /** The consumer asked for more: inactivity counts again from now. */
   resume(): void {
     this.#paused = false
-    this.#lastActivity = performance.now()
+    this.#activity++
   }
 
   /** Throws if the call was aborted or timed out (SDKs often end a stream quietly on abort). */

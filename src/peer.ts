@@ -1,6 +1,8 @@
 /**
  * One clawmesh peer, composed from the rooms: identity, the libp2p node,
- * DHT discovery, and the local HTTP API.
+ * DHT discovery, local LLM backends served over `/clawmesh/llm/1.0.0`, the
+ * mesh router that sends this peer's souls' requests to owners, and the
+ * local HTTP API.
  */
 
 import { isIPv4, isIPv6 } from 'node:net'
@@ -12,6 +14,7 @@ import {
   addressHostPort,
   addressToMultiaddr,
   findNode,
+  limitSettings,
   type Manifest,
   type NodeConfig,
   nodeApiAddress,
@@ -20,8 +23,15 @@ import {
 import { AdvertStore } from './discovery/advert-store.js'
 import { DiscoveryService } from './discovery/discovery-service.js'
 import { loadOrCreatePeerKey } from './identity/peer-key.js'
+import { type BackendRegistry, createBackendRegistry } from './llm/registry.js'
+import type { ChatPart, EmbedResponse, LLMBackend } from './llm/types.js'
 import { createLogger, type Logger } from './log.js'
 import { type ClawmeshNode, createNode } from './net/create-node.js'
+import { LlmClient } from './routing/llm-client.js'
+import { LlmService } from './routing/llm-service.js'
+import type { MeshCallOptions, MeshChatRequest, MeshEmbedRequest, MeshModel } from './routing/mesh.js'
+import { MeshRouter } from './routing/mesh-router.js'
+import { manifestAuthorizer } from './routing/owner-authorizer.js'
 
 /** Options of `createPeer`. Only `manifest`, `node` and `dataDir` are required. */
 export interface PeerOptions {
@@ -44,7 +54,28 @@ export interface PeerOptions {
   colocated?: boolean
   /** Discovery timings (tests shorten them). */
   discovery?: { republishIntervalMs?: number; sweepIntervalMs?: number }
+  /**
+   * Backends registered in code (custom backends). Default: the ones given to
+   * `registerBackend()` before the peer starts.
+   */
+  backends?: LLMBackend[]
+  /** How often local backends' model lists are re-read and re-advertised. Default: 60 s. */
+  modelRefreshMs?: number
   log?: Logger
+}
+
+/** The parts a peer is built from, handed to the `Peer` constructor by `createPeer`. */
+export interface PeerParts {
+  manifest: Manifest
+  nodeConfig: NodeConfig
+  node: ClawmeshNode
+  adverts: AdvertStore
+  discovery: DiscoveryService
+  backends: BackendRegistry
+  llmService: LlmService
+  llmClient: LlmClient
+  mesh: MeshRouter
+  log: Logger
 }
 
 /** A running peer. */
@@ -52,22 +83,60 @@ export class Peer {
   /** Peer ID as a string. */
   readonly peerId: string
   readonly name: string
+  readonly manifest: Manifest
+  readonly nodeConfig: NodeConfig
+  readonly node: ClawmeshNode
+  readonly adverts: AdvertStore
+  readonly discovery: DiscoveryService
+  /** This peer's own backends. */
+  readonly backends: BackendRegistry
+  /** Routes this peer's souls' requests through the mesh. */
+  readonly mesh: MeshRouter
+  private readonly llmService: LlmService
+  private readonly llmClient: LlmClient
+  private readonly log: Logger
+  private api: ApiServer | undefined
   private readonly lastSeen = new Map<string, number>()
+  private readonly timers: NodeJS.Timeout[] = []
+  /** Model lists of local backends, as last read (advertised). */
+  readonly localModels = new Map<string, string[]>()
 
-  constructor(
-    readonly manifest: Manifest,
-    readonly nodeConfig: NodeConfig,
-    readonly node: ClawmeshNode,
-    readonly adverts: AdvertStore,
-    readonly discovery: DiscoveryService,
-    private api: ApiServer | undefined,
-    private readonly log: Logger,
-  ) {
-    this.peerId = node.peerId.toString()
-    this.name = nodeConfig.name
-    node.addEventListener('peer:disconnect', (event) =>
+  constructor(parts: PeerParts) {
+    this.manifest = parts.manifest
+    this.nodeConfig = parts.nodeConfig
+    this.node = parts.node
+    this.adverts = parts.adverts
+    this.discovery = parts.discovery
+    this.backends = parts.backends
+    this.llmService = parts.llmService
+    this.llmClient = parts.llmClient
+    this.mesh = parts.mesh
+    this.log = parts.log
+    this.peerId = parts.node.peerId.toString()
+    this.name = parts.nodeConfig.name
+    this.node.addEventListener('peer:disconnect', (event) =>
       this.lastSeen.set(event.detail.toString(), Date.now()),
     )
+  }
+
+  /** Streams a chat reply for one of this peer's souls, from whichever owner the mesh picks. */
+  chat(request: MeshChatRequest, options?: MeshCallOptions): AsyncIterable<ChatPart> {
+    return this.mesh.chat(request, options)
+  }
+
+  /** Embeds texts for one of this peer's souls. */
+  embed(request: MeshEmbedRequest, options?: MeshCallOptions): Promise<EmbedResponse> {
+    return this.mesh.embed(request, options)
+  }
+
+  /** Models a soul of this peer may use. */
+  models(soul: string): Promise<MeshModel[]> {
+    return this.mesh.models(soul)
+  }
+
+  /** Requests this peer is serving for others right now. */
+  inFlight(): number {
+    return this.llmService.inFlight()
   }
 
   /** The HTTP API's base URL, if it runs. */
@@ -92,13 +161,44 @@ export class Peer {
     })
   }
 
-  /** Stops the API, discovery and the node, in that order. */
+  /** Stops the API, the LLM protocol, discovery, backends and the node, in that order. */
   async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer)
     await this.api?.close()
     this.api = undefined
+    this.llmClient.close()
+    await this.llmService.stop()
     await this.discovery.stop()
+    await this.backends.close()
     await this.node.stop()
     this.log.info('peer stopped')
+  }
+
+  /** Reads each local backend's models (bounded by a timeout) and re-advertises on change. */
+  async refreshModels(): Promise<void> {
+    let changed = false
+    await Promise.all(
+      this.nodeConfig.backends.map(async (config) => {
+        if (config.models !== undefined) {
+          this.localModels.set(config.name, config.models)
+          return
+        }
+        const backend = this.backends.has(config.name) ? this.backends.get(config.name) : undefined
+        const models = await backend?.models({ signal: AbortSignal.timeout(3_000) }).catch(() => undefined)
+        if (models === undefined) return
+        const before = this.localModels.get(config.name)
+        if (before?.join() !== models.join()) changed = true
+        this.localModels.set(config.name, models)
+      }),
+    )
+    if (changed) void this.discovery.publishSoon()
+  }
+
+  /** Starts periodic model refresh (done by `createPeer`). */
+  watchModels(intervalMs: number): void {
+    const timer = setInterval(() => void this.refreshModels(), intervalMs)
+    timer.unref()
+    this.timers.push(timer)
   }
 
   /** Attaches the HTTP API (done by `createPeer`). */
@@ -146,6 +246,11 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
       .map((node) => node.address),
     ...bootstrap,
   ].map((address) => multiaddr(addressToMultiaddr(address)))
+  // Backends first: a bad backend entry fails before anything listens.
+  const backends = createBackendRegistry(nodeConfig.backends, {
+    logger: log.child('llm'),
+    ...(options.backends === undefined ? {} : { registered: options.backends }),
+  })
   const identity = await loadOrCreatePeerKey(options.dataDir)
   if (identity.created) log.info('created peer key', { dataDir: options.dataDir })
   const adverts = new AdvertStore()
@@ -155,10 +260,19 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     bootstrap: bootstrap.map(addressToMultiaddr).filter((address) => address.includes('/p2p/')),
     validators: { clawmesh: adverts.validator },
     selectors: { clawmesh: adverts.selector },
-    ...(options.colocated === true ? { ipColocationFactorWeight: 0 } : {}),
+    ...(options.colocated === true ? { ipColocationFactorWeight: 0, inboundConnectionThreshold: 1_000 } : {}),
   })
   const isSelf = (peerId: PeerId): boolean => peerId.equals(node.peerId)
   const apiAddress = options.api === undefined ? nodeApiAddress(nodeConfig) : options.api
+  // Which manifest node a peer is: its `peer_id` binding, else the name it advertises for an unbound node.
+  const nodeOfPeer = (peerId: string): NodeConfig | undefined => {
+    const bound = options.manifest.federation.nodes.find((node) => node.peer_id === peerId)
+    if (bound !== undefined) return bound
+    const advertised = adverts.get(peerId)?.name
+    const node = options.manifest.federation.nodes.find((candidate) => candidate.name === advertised)
+    return node !== undefined && node.peer_id === undefined ? node : undefined
+  }
+  let peer: Peer | undefined
   const discovery = new DiscoveryService({
     node,
     privateKey: identity.privateKey,
@@ -170,16 +284,59 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     describe: () => ({
       name: nodeConfig.name,
       souls: nodeConfig.souls,
-      backends: nodeConfig.backends.map((backend) => ({
+      backends: backends.list().map((backend) => ({
         name: backend.name,
         type: backend.type,
-        models: backend.models ?? [],
+        models: peer?.localModels.get(backend.name) ?? [],
       })),
       ...(apiAddress === false ? {} : { api: apiAddress }),
     }),
   })
-  const peer = new Peer(options.manifest, nodeConfig, node, adverts, discovery, undefined, log)
+  const limits = limitSettings(options.manifest)
+  const llmService = new LlmService({
+    node,
+    resolveBackend: (name) => (backends.has(name) ? backends.get(name) : undefined),
+    authorize: manifestAuthorizer({
+      manifest: options.manifest,
+      self: nodeConfig.name,
+      nodeOfPeer: (peerId) => nodeOfPeer(peerId.toString())?.name,
+    }),
+    limits: { maxFrameBytes: limits.maxFrameBytes, maxStreamsPerPeer: limits.maxStreamsPerPeer },
+    logger: log.child('llm-service'),
+  })
+  const llmClient = new LlmClient({
+    node,
+    maxFrameBytes: limits.maxFrameBytes,
+    logger: log.child('llm-client'),
+  })
+  const mesh = new MeshRouter({
+    manifest: options.manifest,
+    self: { node: nodeConfig, peerId: node.peerId },
+    client: llmClient,
+    localBackend: (name) => (backends.has(name) ? backends.get(name) : undefined),
+    ownersOfBackend: (name) => discovery.ownersOfBackend(name),
+    adverts: () => adverts.all(),
+    nodeOfPeer,
+    isConnected: (peerId) =>
+      node.getConnections().some((connection) => connection.remotePeer.toString() === peerId),
+    log: log.child('mesh'),
+  })
+  peer = new Peer({
+    manifest: options.manifest,
+    nodeConfig,
+    node,
+    adverts,
+    discovery,
+    backends,
+    llmService,
+    llmClient,
+    mesh,
+    log,
+  })
   try {
+    await peer.refreshModels()
+    peer.watchModels(options.modelRefreshMs ?? 60_000)
+    await llmService.start()
     if (apiAddress !== false) await peer.startApi(apiAddress)
     await discovery.start()
   } catch (error) {

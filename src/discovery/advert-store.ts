@@ -19,6 +19,8 @@ export interface AdvertStoreEvents {
 /** Known adverts, newest per peer. */
 export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
   private readonly adverts = new Map<string, AdvertBody>()
+  /** The signed encoding of each held advert, so it can be relayed and re-verified by others. */
+  private readonly encoded = new Map<string, Uint8Array>()
   /** Counts of refused records by error code, for status and tests. */
   readonly rejected = new Map<string, number>()
 
@@ -26,11 +28,21 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
   readonly validator: ValidateFn = async (key, value) => {
     try {
       const body = await decodeAdvert(key, value)
-      this.accept(body)
+      this.accept(body, value)
     } catch (error) {
       const code = error instanceof AdvertError ? error.code : 'ADVERT_MALFORMED'
       this.rejected.set(code, (this.rejected.get(code) ?? 0) + 1)
       throw error
+    }
+  }
+
+  /** Verifies and records an encoded advert found under `key`; false (counted) if refused. */
+  async offer(key: Uint8Array, value: Uint8Array): Promise<boolean> {
+    try {
+      await this.validator(key, value)
+      return true
+    } catch {
+      return false
     }
   }
 
@@ -49,10 +61,11 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
   }
 
   /**
-   * Records a verified advert. Throws `ADVERT_STALE` when it is older than the
-   * one held; returns true when it changed what we know.
+   * Records a verified advert (and its signed encoding, when known). Throws
+   * `ADVERT_STALE` when it is older than the one held; returns true when it
+   * changed what we know.
    */
-  accept(body: AdvertBody): boolean {
+  accept(body: AdvertBody, encoded?: Uint8Array): boolean {
     const known = this.adverts.get(body.peerId)
     if (known !== undefined && body.seq < known.seq) {
       throw new AdvertError(
@@ -60,7 +73,10 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
         `advert of ${body.peerId} has seq ${body.seq} < ${known.seq} already seen`,
       )
     }
+    if (encoded !== undefined && (known === undefined || body.seq >= known.seq))
+      this.encoded.set(body.peerId, encoded)
     if (known !== undefined && body.seq === known.seq) return false
+    if (encoded === undefined) this.encoded.delete(body.peerId)
     this.adverts.set(body.peerId, body)
     this.emit('change', body)
     return true
@@ -69,6 +85,16 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
   /** The newest advert of a peer. */
   get(peerId: string): AdvertBody | undefined {
     return this.adverts.get(peerId)
+  }
+
+  /** Signed encodings of every held advert whose encoding we have. */
+  allEncoded(): Uint8Array[] {
+    return [...this.encoded.values()]
+  }
+
+  /** The signed encoding of a peer's advert, if held. */
+  encodedOf(peerId: string): Uint8Array | undefined {
+    return this.encoded.get(peerId)
   }
 
   /** Every known advert. */
@@ -89,6 +115,7 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
   /** Forgets a peer (e.g. revoked). */
   forget(peerId: string): void {
     this.adverts.delete(peerId)
+    this.encoded.delete(peerId)
   }
 }
 

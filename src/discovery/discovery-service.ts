@@ -4,9 +4,10 @@
  * (federations are small: a full mesh keeps gossip and routing one hop), and
  * answers "who owns soul X" / "who offers backend Y".
  */
-import type { PeerId, PrivateKey } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
-import { errorMessage } from '../errors.js'
+import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { ClawmeshError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import { DHT_PROTOCOL } from '../net/constants.js'
 import type { ClawmeshNode } from '../net/create-node.js'
@@ -16,9 +17,31 @@ import {
   advertKey,
   decodeAdvert,
   encodeAdvert,
+  MAX_ADVERT_BYTES,
   nextSequence,
 } from './advert.js'
 import type { AdvertStore } from './advert-store.js'
+
+/**
+ * Direct advert exchange with a connected peer (a peer exchange): the server
+ * writes its own signed advert, then every other signed advert it holds, one
+ * length-prefixed frame each, and closes. Each advert is signed by its owner,
+ * so relaying cannot forge one; the reader verifies every frame by exactly the
+ * DHT rules (signature, key, sequence). A joining peer learns the whole
+ * federation from its bootstrap peer in one round trip; the DHT stays the
+ * source for peers not reachable that way.
+ */
+export const ADVERT_PROTOCOL = '/clawmesh/advert/1.0.0'
+/** Most adverts relayed in one exchange. */
+export const MAX_RELAYED_ADVERTS = 1024
+
+/** Asked for our advert before the first one was signed. */
+export class AdvertUnavailableError extends ClawmeshError {
+  static override name = 'AdvertUnavailableError'
+  constructor() {
+    super('ADVERT_UNAVAILABLE', 'no advert published yet')
+  }
+}
 
 /** What the peer says about itself; the service adds identity, sequence and addresses. */
 export interface SelfDescription {
@@ -60,6 +83,9 @@ export class DiscoveryService {
   private publishAgain = false
   private readonly fetching = new Map<string, Promise<AdvertBody | undefined>>()
   private readonly lastFetched = new Map<string, number>()
+  private encoded: Uint8Array | undefined
+  private forcedSweep: Promise<void> | undefined
+  private lastForcedSweep = 0
   private stopped = true
   /** Remote peers that stored our last advert; 0 triggers a republish when a DHT peer appears. */
   private lastStoredBy = 0
@@ -75,8 +101,10 @@ export class DiscoveryService {
   async start(): Promise<void> {
     this.stopped = false
     const { node } = this.options
+    await node.handle(ADVERT_PROTOCOL, this.serveAdvert, { maxInboundStreams: 64 })
     node.addEventListener('peer:identify', this.onIdentify)
     node.addEventListener('peer:discovery', this.onDiscovery)
+    this.options.store.on('change', this.onAdvert)
     this.timers.push(setInterval(() => void this.publishSoon(), this.republishIntervalMs))
     this.timers.push(setInterval(() => void this.sweep(), this.sweepIntervalMs))
     this.timers.push(setInterval(() => void this.join(), 2_000))
@@ -91,6 +119,8 @@ export class DiscoveryService {
     const { node } = this.options
     node.removeEventListener('peer:identify', this.onIdentify)
     node.removeEventListener('peer:discovery', this.onDiscovery)
+    this.options.store.off('change', this.onAdvert)
+    await node.unhandle(ADVERT_PROTOCOL).catch(() => undefined)
     for (const timer of this.timers) clearInterval(timer)
     this.timers = []
     await this.publishing?.catch(() => undefined)
@@ -112,7 +142,7 @@ export class DiscoveryService {
   async ownersOfSoul(name: string): Promise<AdvertBody[]> {
     const found = this.options.store.ownersOfSoul(name)
     if (found.length > 0) return found
-    await this.sweep({ force: true })
+    await this.refreshOnMiss()
     return this.options.store.ownersOfSoul(name)
   }
 
@@ -120,7 +150,7 @@ export class DiscoveryService {
   async ownersOfBackend(name: string): Promise<AdvertBody[]> {
     const found = this.options.store.ownersOfBackend(name)
     if (found.length > 0) return found
-    await this.sweep({ force: true })
+    await this.refreshOnMiss()
     return this.options.store.ownersOfBackend(name)
   }
 
@@ -134,16 +164,41 @@ export class DiscoveryService {
     return fetch
   }
 
+  /**
+   * On a look-up miss: one sweep of every known peer, shared by concurrent
+   * callers and at most one per second, so a burst of misses cannot flood the DHT.
+   */
+  private refreshOnMiss(): Promise<void> {
+    if (this.forcedSweep !== undefined) return this.forcedSweep
+    if (Date.now() - this.lastForcedSweep < 1_000) return Promise.resolve()
+    this.forcedSweep = this.sweep({ force: true, includeKnown: true }).finally(() => {
+      this.lastForcedSweep = Date.now()
+      this.forcedSweep = undefined
+    })
+    return this.forcedSweep
+  }
+
   /** Fetches adverts of connected peers we lack or have not refreshed for a sweep period. */
-  async sweep(options: { force?: boolean } = {}): Promise<void> {
+  async sweep(options: { force?: boolean; includeKnown?: boolean } = {}): Promise<void> {
     const { node, store } = this.options
     const now = Date.now()
-    const peers = node.getPeers().filter((peerId) => {
+    const candidates = new Map(node.getPeers().map((peerId) => [peerId.toString(), peerId]))
+    if (options.includeKnown === true) {
+      for (const known of await node.peerStore.all()) {
+        if (known.protocols.includes(DHT_PROTOCOL)) candidates.set(known.id.toString(), known.id)
+      }
+    }
+    const peers = [...candidates.values()].filter((peerId) => {
       if (!this.wanted(peerId)) return false
       const id = peerId.toString()
       if (options.force === true || store.get(id) === undefined) return true
       return now - (this.lastFetched.get(id) ?? 0) >= this.republishIntervalMs
     })
+    // Anti-entropy: also pull the whole advert set from one random connected peer each sweep,
+    // so adverts spread epidemically (O(log N) sweeps) even to peers that joined early.
+    const connected = node.getPeers().filter((peerId) => this.wanted(peerId))
+    const random = connected[Math.floor(Math.random() * connected.length)]
+    if (random !== undefined && !peers.some((peerId) => peerId.equals(random))) peers.push(random)
     await Promise.all(peers.map((peerId) => this.fetchAdvert(peerId, { signal: AbortSignal.timeout(5_000) })))
   }
 
@@ -173,6 +228,7 @@ export class DiscoveryService {
     }
     const value = await encodeAdvert(privateKey, body)
     store.accept(body)
+    this.encoded = value
     let storedBy = 0
     // Alone, `put` only stores locally (so peers that find us can `get` it) and then waits for
     // closer peers that do not exist; bound that wait.
@@ -201,6 +257,86 @@ export class DiscoveryService {
     options: { signal?: AbortSignal },
   ): Promise<AdvertBody | undefined> {
     const { node, store, log } = this.options
+    let best: AdvertBody | undefined
+    if (node.getConnections(peerId).length > 0) {
+      try {
+        best = await this.pullAdvert(peerId, options)
+      } catch (error) {
+        log.debug('direct advert pull failed', { peer: peerId.toString(), error: errorMessage(error) })
+      }
+    }
+    if (best === undefined) best = await this.lookupAdvert(peerId, options)
+    this.lastFetched.set(peerId.toString(), Date.now())
+    if (best !== undefined) {
+      try {
+        store.accept(best)
+      } catch {
+        // Older than what we hold: keep ours.
+      }
+    }
+    return store.get(peerId.toString())
+  }
+
+  /** Reads a connected peer's own advert, and the ones it relays, straight from it. */
+  private async pullAdvert(peerId: PeerId, options: { signal?: AbortSignal }): Promise<AdvertBody> {
+    const { node, store } = this.options
+    const stream = await node.dialProtocol(peerId, ADVERT_PROTOCOL, options)
+    try {
+      const reader = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+      const own = (await reader.read(options)).subarray()
+      const body = await decodeAdvert(advertKey(peerId), own)
+      await store.offer(advertKey(peerId), own)
+      for (let index = 0; index < MAX_RELAYED_ADVERTS; index++) {
+        const frame = await reader.read(options).catch(() => undefined)
+        if (frame === undefined) break
+        await this.acceptRelayed(frame.subarray())
+      }
+      await stream.close(options).catch(() => undefined)
+      return body
+    } catch (error) {
+      stream.abort(error instanceof Error ? error : new AdvertUnavailableError())
+      throw error
+    }
+  }
+
+  /** Verifies a relayed advert under its own peer's key; a bad or stale one is refused and counted. */
+  private async acceptRelayed(value: Uint8Array): Promise<void> {
+    let peerId: string
+    try {
+      peerId = (JSON.parse(JSON.parse(new TextDecoder().decode(value)).body) as { peerId: string }).peerId
+    } catch {
+      return
+    }
+    if (typeof peerId !== 'string' || peerId === this.options.node.peerId.toString()) return
+    await this.options.store.offer(advertKey(peerId), value)
+  }
+
+  private readonly serveAdvert = async (stream: Stream, connection: Connection): Promise<void> => {
+    const signal = AbortSignal.timeout(5_000)
+    try {
+      if (this.encoded === undefined) throw new AdvertUnavailableError()
+      const writer = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+      await writer.write(this.encoded, { signal })
+      const self = this.options.node.peerId.toString()
+      const relayed = this.options.store
+        .all()
+        .filter((advert) => advert.peerId !== self && advert.peerId !== connection.remotePeer.toString())
+        .map((advert) => this.options.store.encodedOf(advert.peerId))
+        .filter((value): value is Uint8Array => value !== undefined)
+        .slice(0, MAX_RELAYED_ADVERTS)
+      if (relayed.length > 0) await writer.writeV(relayed, { signal })
+      await stream.close({ signal })
+    } catch (error) {
+      stream.abort(error instanceof Error ? error : new AdvertUnavailableError())
+    }
+  }
+
+  /** Finds a peer's advert through the DHT (for peers we are not connected to). */
+  private async lookupAdvert(
+    peerId: PeerId,
+    options: { signal?: AbortSignal },
+  ): Promise<AdvertBody | undefined> {
+    const { node, log } = this.options
     const key = advertKey(peerId)
     let best: AdvertBody | undefined
     try {
@@ -218,15 +354,7 @@ export class DiscoveryService {
     } catch (error) {
       log.debug('advert lookup failed', { peer: peerId.toString(), error: errorMessage(error) })
     }
-    this.lastFetched.set(peerId.toString(), Date.now())
-    if (best !== undefined) {
-      try {
-        store.accept(best)
-      } catch {
-        // Older than what we hold: keep ours.
-      }
-    }
-    return store.get(peerId.toString())
+    return best
   }
 
   private async join(): Promise<void> {
@@ -255,6 +383,24 @@ export class DiscoveryService {
     if (this.stopped || !protocols.includes(DHT_PROTOCOL) || !this.wanted(peerId)) return
     if (this.lastStoredBy === 0) void this.publishSoon()
     void this.fetchAdvert(peerId, { signal: AbortSignal.timeout(5_000) })
+  }
+
+  /** A newly learned member: connect to it (full mesh), by the addresses it signed. */
+  private readonly onAdvert = (advert: AdvertBody): void => {
+    const { node, log } = this.options
+    if (this.stopped || advert.peerId === node.peerId.toString()) return
+    const peerId = node.getPeers().find((id) => id.toString() === advert.peerId)
+    if (peerId !== undefined || advert.addrs.length === 0) return
+    const addrs = advert.addrs.flatMap((addr) => {
+      try {
+        return [multiaddr(addr)]
+      } catch {
+        return []
+      }
+    })
+    node.dial(addrs, { signal: AbortSignal.timeout(5_000) }).catch((error: unknown) => {
+      log.debug('dial of advertised peer failed', { peer: advert.peerId, error: errorMessage(error) })
+    })
   }
 
   private readonly onDiscovery = (event: CustomEvent<{ id: PeerId; multiaddrs: Multiaddr[] }>): void => {

@@ -43,6 +43,11 @@ export interface CreateNodeOptions {
    * 127.0.0.1 and must set it to 0, or every peer's score goes negative.
    */
   ipColocationFactorWeight?: number
+  /**
+   * Inbound connections accepted per second from one IP. Default: libp2p's 5,
+   * which throttles a single-host federation; colocated peers raise it.
+   */
+  inboundConnectionThreshold?: number
   /** Private network key (the PSK file contents, see `@libp2p/pnet`). */
   psk?: Uint8Array
   /** Decides which connections to accept. */
@@ -68,6 +73,13 @@ export async function createNode(options: CreateNodeOptions): Promise<ClawmeshNo
       ...options.connectionGater,
     },
     peerDiscovery,
+    connectionManager: {
+      // A whole federation may join one bootstrap peer at once.
+      maxIncomingPendingConnections: 64,
+      ...(options.inboundConnectionThreshold === undefined
+        ? {}
+        : { inboundConnectionThreshold: options.inboundConnectionThreshold }),
+    },
     services: {
       identify: identify(),
       ping: ping(),

@@ -67,6 +67,7 @@ async function run(size: number): Promise<void> {
 
   // Bandwidth at steady state.
   lag.enable()
+  const cpu0 = process.cpuUsage()
   const bytes0 = socketBytes
   const payload0 = mesh.running().reduce((sum, peer) => sum + peer.heartbeats.stats().bytesSent, 0)
   const sent0 = mesh.running().reduce((sum, peer) => sum + peer.heartbeats.stats().sent, 0)
@@ -75,6 +76,10 @@ async function run(size: number): Promise<void> {
   const payload = mesh.running().reduce((sum, peer) => sum + peer.heartbeats.stats().bytesSent, 0) - payload0
   const sent = mesh.running().reduce((sum, peer) => sum + peer.heartbeats.stats().sent, 0) - sent0
   lag.disable()
+  const cpu = process.cpuUsage(cpu0)
+  out(
+    `- CPU at steady state: ${(((cpu.user + cpu.system) / 1e6 / BANDWIDTH_SECONDS) * 100).toFixed(0)}% of one core for ${size} peers`,
+  )
   out(
     `- TCP bytes written per peer: ${(perPeer / 1024).toFixed(1)} KiB/s = ${((perPeer * 8) / 1000).toFixed(0)} kbit/s sent (the same again received)`,
   )

@@ -37,17 +37,21 @@ const percentile = (values: number[], p: number): number => {
 const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 
 async function settle(mesh: Mesh, timeoutMs: number): Promise<void> {
-  await waitFor(() => {
-    const running = mesh.running()
-    const expected = running.map((peer) => peer.peerId).sort()[0]
-    return (
-      agreed(running)?.leader === expected &&
-      running.every((peer) => {
-        const snapshot = peer.membership.snapshot()
-        return running.every((other) => snapshot.find((m) => m.peerId === other.peerId)?.state === 'alive')
-      })
-    )
-  }, timeoutMs, 50)
+  await waitFor(
+    () => {
+      const running = mesh.running()
+      const expected = running.map((peer) => peer.peerId).sort()[0]
+      return (
+        agreed(running)?.leader === expected &&
+        running.every((peer) => {
+          const snapshot = peer.membership.snapshot()
+          return running.every((other) => snapshot.find((m) => m.peerId === other.peerId)?.state === 'alive')
+        })
+      )
+    },
+    timeoutMs,
+    50,
+  )
 }
 
 async function run(size: number): Promise<void> {
@@ -60,10 +64,14 @@ async function run(size: number): Promise<void> {
   await waitFor(() => agreed(mesh.running()) !== undefined, 120_000, 20)
   const agreedAt = performance.now()
   out(`- start of ${size} peers took ${fmt(allStarted - startedAt)} (sequential createNode + dials)`)
-  out(`- agreement on one Mission Control: ${fmt(agreedAt - allStarted)} after the last peer started (${fmt(agreedAt - startedAt)} after the first)`)
+  out(
+    `- agreement on one Mission Control: ${fmt(agreedAt - allStarted)} after the last peer started (${fmt(agreedAt - startedAt)} after the first)`,
+  )
   await settle(mesh, 60_000)
   const rss = process.memoryUsage().rss
-  out(`- memory: RSS ${(rss / 2 ** 20).toFixed(0)} MiB (${((rss - rssBefore) / 2 ** 20 / size).toFixed(1)} MiB per peer)`)
+  out(
+    `- memory: RSS ${(rss / 2 ** 20).toFixed(0)} MiB (${((rss - rssBefore) / 2 ** 20 / size).toFixed(1)} MiB per peer)`,
+  )
 
   // Bandwidth at steady state.
   lag.enable()
@@ -84,7 +92,9 @@ async function run(size: number): Promise<void> {
     `- TCP bytes written per peer: ${(perPeer / 1024).toFixed(1)} KiB/s = ${((perPeer * 8) / 1000).toFixed(0)} kbit/s sent (the same again received)`,
   )
   out(`- heartbeat payload: ${(payload / sent).toFixed(0)} B average over ${sent} beats`)
-  out(`- event loop delay during steady state: p50 ${(lag.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`)
+  out(
+    `- event loop delay during steady state: p50 ${(lag.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`,
+  )
 
   // Backend health propagation: from the probe that sees the change to every peer's view.
   const propagation: number[] = []

@@ -15,6 +15,8 @@ import { freePort, waitFor } from './cli-process.js'
 
 /** The running federation. */
 export interface MeshFixture {
+  /** Temp dir holding the peers' data dirs. */
+  dir: string
   manifest: Manifest
   peers: Record<string, Peer>
   /** Fake provider servers by backend name. */
@@ -31,6 +33,8 @@ export interface MeshFixtureOptions {
   scripts?: Record<string, FakeScript>
   /** Start the HTTP API on a free loopback port. Default: false. */
   api?: boolean
+  /** Start only these nodes. Default: all three. */
+  only?: string[]
 }
 
 /** Builds and starts the three-peer federation; resolves once every peer knows every backend's owners. */
@@ -113,17 +117,16 @@ export async function startMeshFixture(options: MeshFixtureOptions = {}): Promis
     peers[name] = peer
     return peer
   }
-  for (const node of manifest.federation.nodes) await start(node.name)
-  const backendNames = [
-    ...new Set(manifest.federation.nodes.flatMap((node) => node.backends.map((b) => b.name))),
-  ]
+  const running = manifest.federation.nodes.filter(
+    (node) => options.only === undefined || options.only.includes(node.name),
+  )
+  for (const node of running) await start(node.name)
+  const backendNames = [...new Set(running.flatMap((node) => node.backends.map((b) => b.name)))]
   for (const peer of Object.values(peers)) {
     await waitFor(
       async () => {
         for (const backend of backendNames) {
-          const expected = manifest.federation.nodes.filter((node) =>
-            node.backends.some((b) => b.name === backend),
-          )
+          const expected = running.filter((node) => node.backends.some((b) => b.name === backend))
           if ((await peer.discovery.ownersOfBackend(backend)).length < expected.length) return false
         }
         return true
@@ -133,6 +136,7 @@ export async function startMeshFixture(options: MeshFixtureOptions = {}): Promis
     )
   }
   return {
+    dir,
     manifest,
     peers,
     providers,

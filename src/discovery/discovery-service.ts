@@ -191,7 +191,9 @@ export class DiscoveryService {
     const peers = [...candidates.values()].filter((peerId) => {
       if (!this.wanted(peerId)) return false
       const id = peerId.toString()
-      if (options.force === true || store.get(id) === undefined) return true
+      // A miss re-reads only peers whose advert we lack; a forced refresh of everyone would cost O(N) pulls.
+      if (store.get(id) === undefined) return true
+      if (options.force === true) return false
       return now - (this.lastFetched.get(id) ?? 0) >= this.republishIntervalMs
     })
     // Anti-entropy: also pull the whole advert set from one random connected peer each sweep,
@@ -301,13 +303,17 @@ export class DiscoveryService {
 
   /** Verifies a relayed advert under its own peer's key; a bad or stale one is refused and counted. */
   private async acceptRelayed(value: Uint8Array): Promise<void> {
-    let peerId: string
+    let claimed: { peerId?: unknown; seq?: unknown }
     try {
-      peerId = (JSON.parse(JSON.parse(new TextDecoder().decode(value)).body) as { peerId: string }).peerId
+      claimed = JSON.parse(JSON.parse(new TextDecoder().decode(value)).body) as { peerId?: unknown; seq?: unknown }
     } catch {
       return
     }
+    const { peerId, seq } = claimed
     if (typeof peerId !== 'string' || peerId === this.options.node.peerId.toString()) return
+    // Nothing newer than what we hold: skip the signature check (the common case in a settled mesh).
+    const known = this.options.store.get(peerId)
+    if (known !== undefined && typeof seq === 'number' && seq <= known.seq) return
     await this.options.store.offer(advertKey(peerId), value)
   }
 

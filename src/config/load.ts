@@ -1,7 +1,8 @@
 /**
  * Loading the manifest: YAML with positions, `${VAR}` interpolation, the zod
- * schema, then cross-field checks. Every problem becomes a `ManifestIssue`
- * with file, line and field, and all of them are thrown together.
+ * signature (with `federation.key`, over the text as written, before
+ * interpolation), the zod schema, then cross-field checks. Every problem
+ * becomes a `ManifestIssue` with file, line and field.
  */
 import { readFile } from 'node:fs/promises'
 import { LineCounter, parseDocument } from 'yaml'
@@ -10,6 +11,7 @@ import { errorMessage } from '../errors.js'
 import { checkManifest } from './check.js'
 import { formatFieldPath, ManifestError, type ManifestIssue } from './errors.js'
 import { interpolate, resolvePlainScalar } from './interpolate.js'
+import { checkManifestSignature, declaredFederationKey } from './manifest-signature.js'
 import { Manifest } from './schema.js'
 import { locatePath, visitStringScalars } from './yaml-positions.js'
 import { manifestErrorMap } from './zod-messages.js'
@@ -78,6 +80,10 @@ export function parseManifest(text: string, file: string, options: LoadManifestO
   }
 
   const locate = (path: readonly PropertyKey[]) => locatePath(document, lineCounter, path)
+  // Authenticity before validity: a tampered manifest is reported as tampered, whatever else is wrong
+  // with it. The key is read after interpolation; the signature covers `text` as written.
+  const federationKey = declaredFederationKey(data)
+  if (federationKey !== undefined) checkManifestSignature(text, federationKey, file, locate)
   const parsed = Manifest.safeParse(data, { error: manifestErrorMap })
   if (!parsed.success)
     throw manifestError(parsed.error.issues.flatMap((issue) => zodIssueToManifestIssues(issue, file, locate)))

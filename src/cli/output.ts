@@ -8,6 +8,11 @@ export function printLine(text = ''): void {
   process.stdout.write(`${text}\n`)
 }
 
+/** Writes `text` to stdout as is, without a newline (for streamed replies). */
+export function printText(text: string): void {
+  process.stdout.write(text)
+}
+
 /** Writes a line to stderr. */
 export function printError(text: string): void {
   process.stderr.write(`${text}\n`)

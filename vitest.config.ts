@@ -8,5 +8,7 @@ export default defineConfig({
     // libp2p suites start many real nodes; two cores are shared, so keep files from piling up.
     maxWorkers: 2,
     fileParallelism: true,
+    // Peers log JSON lines to stderr; keep test output to failures.
+    env: { CLAWMESH_LOG: process.env.CLAWMESH_LOG ?? 'error' },
   },
 })

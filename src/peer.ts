@@ -13,16 +13,24 @@ import { buildStatusView, type PeerLiveness, type StatusView } from './api/statu
 import {
   addressHostPort,
   addressToMultiaddr,
+  controlPlaneNodeName,
+  electionSettings,
   findNode,
+  healthSettings,
   limitSettings,
   type Manifest,
   type NodeConfig,
   nodeApiAddress,
   parseHostPort,
 } from './config/index.js'
+import { MissionControl } from './control/mission-control.js'
 import { AdvertStore } from './discovery/advert-store.js'
 import { DiscoveryService } from './discovery/discovery-service.js'
+import { BackendProber } from './health/backend-prober.js'
+import { HeartbeatService } from './health/heartbeat-service.js'
+import { MembershipView } from './health/membership.js'
 import { loadOrCreatePeerKey } from './identity/peer-key.js'
+import { secretToPsk } from './identity/psk.js'
 import { type BackendRegistry, createBackendRegistry } from './llm/registry.js'
 import type { ChatPart, EmbedResponse, LLMBackend } from './llm/types.js'
 import { createLogger, type Logger } from './log.js'
@@ -75,6 +83,9 @@ export interface PeerParts {
   llmService: LlmService
   llmClient: LlmClient
   mesh: MeshRouter
+  membership: MembershipView
+  missionControl: MissionControl
+  heartbeats: HeartbeatService
   log: Logger
 }
 
@@ -92,11 +103,15 @@ export class Peer {
   readonly backends: BackendRegistry
   /** Routes this peer's souls' requests through the mesh. */
   readonly mesh: MeshRouter
+  /** Who is alive, suspect or dead, from heartbeats. */
+  readonly membership: MembershipView
+  /** The elected Mission Control and its term. */
+  readonly missionControl: MissionControl
+  readonly heartbeats: HeartbeatService
   private readonly llmService: LlmService
   private readonly llmClient: LlmClient
   private readonly log: Logger
   private api: ApiServer | undefined
-  private readonly lastSeen = new Map<string, number>()
   private readonly timers: NodeJS.Timeout[] = []
   /** Model lists of local backends, as last read (advertised). */
   readonly localModels = new Map<string, string[]>()
@@ -111,12 +126,12 @@ export class Peer {
     this.llmService = parts.llmService
     this.llmClient = parts.llmClient
     this.mesh = parts.mesh
+    this.membership = parts.membership
+    this.missionControl = parts.missionControl
+    this.heartbeats = parts.heartbeats
     this.log = parts.log
     this.peerId = parts.node.peerId.toString()
     this.name = parts.nodeConfig.name
-    this.node.addEventListener('peer:disconnect', (event) =>
-      this.lastSeen.set(event.detail.toString(), Date.now()),
-    )
   }
 
   /** Streams a chat reply for one of this peer's souls, from whichever owner the mesh picks. */
@@ -149,14 +164,15 @@ export class Peer {
     return this.node.getMultiaddrs().map((addr) => addr.toString())
   }
 
-  /** This peer's own view of the federation. */
+  /** This peer's own view of the federation (adverts plus its membership view). */
   status(): StatusView {
+    const control = this.missionControl.missionControl()
     return buildStatusView({
       manifest: this.manifest,
       self: { peerId: this.peerId, name: this.name },
       adverts: this.adverts.all(),
       liveness: (peerId) => this.liveness(peerId),
-      missionControl: null,
+      missionControl: control ?? null,
       source: 'self',
     })
   }
@@ -166,6 +182,8 @@ export class Peer {
     for (const timer of this.timers) clearInterval(timer)
     await this.api?.close()
     this.api = undefined
+    this.heartbeats.stop()
+    this.missionControl.stop()
     this.llmClient.close()
     await this.llmService.stop()
     await this.discovery.stop()
@@ -223,14 +241,15 @@ export class Peer {
     })
   }
 
-  private liveness(peerId: string): PeerLiveness {
-    if (peerId === this.peerId) return { state: 'alive', lastSeenMs: 0, inFlight: 0 }
-    const connected = this.node
-      .getConnections()
-      .some((connection) => connection.remotePeer.toString() === peerId)
-    if (connected) return { state: 'alive', lastSeenMs: 0, inFlight: 0 }
-    const seen = this.lastSeen.get(peerId)
-    return { state: 'dead', lastSeenMs: seen === undefined ? 0 : Date.now() - seen, inFlight: 0 }
+  private liveness(peerId: string): PeerLiveness | undefined {
+    const member = this.membership.get(peerId)
+    if (member === undefined) return undefined
+    return {
+      state: member.state,
+      lastSeenMs: member.lastSeenMs,
+      inFlight: member.self ? this.inFlight() : member.inFlight,
+      backends: new Map(member.backends.map((backend) => [backend.name, backend])),
+    }
   }
 }
 
@@ -240,12 +259,20 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   const log = options.log ?? createLogger('peer', { node: nodeConfig.name })
   const listen = (options.listen ?? [nodeConfig.address]).map(listenMultiaddr)
   const bootstrap = options.bootstrap ?? []
+  // Port 0 means "any port" (a peer found through others, not dialable by its manifest address).
   const joinAddrs = [
     ...options.manifest.federation.nodes
-      .filter((node) => node.name !== nodeConfig.name)
+      .filter((node) => node.name !== nodeConfig.name && addressHostPort(node.address).port !== 0)
       .map((node) => node.address),
     ...bootstrap,
   ].map((address) => multiaddr(addressToMultiaddr(address)))
+  const secret = options.manifest.federation.secret
+  const psk = secret === undefined ? undefined : secretToPsk(secret)
+  if (psk === undefined) {
+    log.warn(
+      "no federation.secret: anyone who can reach this peer's port can connect (encrypted, but not a private network); set one with `clawmesh federation secret`",
+    )
+  }
   // Backends first: a bad backend entry fails before anything listens.
   const backends = createBackendRegistry(nodeConfig.backends, {
     logger: log.child('llm'),
@@ -255,6 +282,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   if (identity.created) log.info('created peer key', { dataDir: options.dataDir })
   const adverts = new AdvertStore()
   const node = await createNode({
+    ...(psk === undefined ? {} : { psk }),
     privateKey: identity.privateKey,
     listen,
     bootstrap: bootstrap.map(addressToMultiaddr).filter((address) => address.includes('/p2p/')),
@@ -319,8 +347,40 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     nodeOfPeer,
     isConnected: (peerId) =>
       node.getConnections().some((connection) => connection.remotePeer.toString() === peerId),
+    health: (peerId, backend) => {
+      const member = membership.get(peerId)
+      if (member === undefined) return {}
+      const probe = member.backends.find((entry) => entry.name === backend)
+      return { inFlight: member.inFlight, ...(probe === undefined ? {} : { healthy: probe.ok }) }
+    },
     log: log.child('mesh'),
   })
+  const health = healthSettings(options.manifest)
+  const membership = new MembershipView({
+    self: { peerId: node.peerId.toString(), name: nodeConfig.name, trust: nodeConfig.trust },
+    isMember: (peerId) => {
+      const member = nodeOfPeer(peerId)
+      return member === undefined ? undefined : { name: member.name, trust: member.trust }
+    },
+    suspectAfterMs: health.suspectAfterMs,
+    deadAfterMs: health.deadAfterMs,
+  })
+  const missionControl = new MissionControl({
+    membership,
+    preferred: controlPlaneNodeName(options.manifest),
+    allowLowTrustLeader: electionSettings(options.manifest).allowLowTrustLeader,
+    stabilizationMs: 2 * health.heartbeatIntervalMs,
+  })
+  const heartbeats = new HeartbeatService({
+    node,
+    name: nodeConfig.name,
+    membership,
+    intervalMs: health.heartbeatIntervalMs,
+    prober: new BackendProber({ backends: backends.list(), intervalMs: health.probeIntervalMs }),
+    inFlight: () => llmService.inFlight(),
+    control: () => missionControl.current(),
+  })
+  missionControl.subscribe(() => heartbeats.beatNow())
   peer = new Peer({
     manifest: options.manifest,
     nodeConfig,
@@ -331,6 +391,9 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     llmService,
     llmClient,
     mesh,
+    membership,
+    missionControl,
+    heartbeats,
     log,
   })
   try {
@@ -339,6 +402,8 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     await llmService.start()
     if (apiAddress !== false) await peer.startApi(apiAddress)
     await discovery.start()
+    missionControl.start()
+    heartbeats.start()
   } catch (error) {
     await peer.stop().catch(() => undefined)
     throw error

@@ -77,7 +77,8 @@ export function buildStatusView(inputs: StatusInputs): StatusView {
     const node = nodes.get(advert.name)
     if (node === undefined) continue
     if (node.peer_id !== undefined && node.peer_id !== advert.peerId) continue
-    const liveness = inputs.liveness(advert.peerId) ?? { state: 'dead', lastSeenMs: 0, inFlight: 0 }
+    // Known from its advert but not heard from yet: not proven alive, not seen to die.
+    const liveness = inputs.liveness(advert.peerId) ?? { state: 'suspect', lastSeenMs: 0, inFlight: 0 }
     peers.push({
       peerId: advert.peerId,
       name: advert.name,

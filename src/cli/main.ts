@@ -23,7 +23,10 @@ export class UsageError extends ClawmeshError {
 const usage = `Usage:
   clawmesh start [--manifest FILE --node NAME] [--data-dir DIR] [--listen ADDR] [--bootstrap ADDR]... [--api HOST:PORT]
   clawmesh status [--api URL] [--json] [--watch]
+  clawmesh chat --soul NAME [--model BACKEND[/MODEL]] [--api URL] PROMPT
   clawmesh id [--data-dir DIR]
+  clawmesh federation secret | keygen [--out FILE]
+  clawmesh manifest sign FILE --key KEYFILE [--endorse OLDKEY]... [--version N] [--out FILE] | verify FILE
 `
 
 const defaultDataDir = (): string => join(homedir(), '.clawmesh')
@@ -84,7 +87,23 @@ async function status(args: string[]): Promise<void> {
   await runStatus(args)
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { start, id, status }
+async function federation(args: string[]): Promise<void> {
+  const { runFederation } = await import('./federation-command.js')
+  await runFederation(args)
+}
+
+async function manifestCommand(args: string[]): Promise<void> {
+  const { runManifest } = await import('./manifest-command.js')
+  await runManifest(args)
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  start,
+  id,
+  status,
+  federation,
+  manifest: manifestCommand,
+}
 
 /** Runs the CLI with `argv` (without node and script). */
 export async function main(argv: string[]): Promise<number> {
@@ -102,7 +121,8 @@ export async function main(argv: string[]): Promise<number> {
     await run(rest)
     return 0
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    const code = (error as { code?: string }).code
+    if (error instanceof UsageError || code === 'USAGE' || code?.startsWith('ERR_PARSE_ARGS')) {
       printError(`clawmesh ${command}: ${errorMessage(error)}\n${usage}`)
       return 2
     }

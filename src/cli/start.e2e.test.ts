@@ -59,10 +59,14 @@ describe('clawmesh start (real processes)', () => {
       const view = await waitFor(
         async () => {
           const current = await viewOf(port).catch(() => undefined)
-          return current !== undefined && current.peers.length === 2 ? current : undefined
+          return current !== undefined &&
+            current.peers.length === 2 &&
+            current.peers.every((peer) => peer.state === 'alive')
+            ? current
+            : undefined
         },
         20_000,
-        `both peers in the status of :${port}`,
+        `both peers alive in the status of :${port}`,
       )
       const byName = Object.fromEntries(view.peers.map((peer) => [peer.name, peer]))
       expect(byName.home?.trust).toBe('high')

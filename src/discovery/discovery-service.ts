@@ -85,6 +85,7 @@ export class DiscoveryService {
   private readonly lastFetched = new Map<string, number>()
   private encoded: Uint8Array | undefined
   private forcedSweep: Promise<void> | undefined
+  private readonly joinBackoff = new Map<string, { delay: number; next: number }>()
   private lastForcedSweep = 0
   private stopped = true
   /** Remote peers that stored our last advert; 0 triggers a republish when a DHT peer appears. */
@@ -305,7 +306,10 @@ export class DiscoveryService {
   private async acceptRelayed(value: Uint8Array): Promise<void> {
     let claimed: { peerId?: unknown; seq?: unknown }
     try {
-      claimed = JSON.parse(JSON.parse(new TextDecoder().decode(value)).body) as { peerId?: unknown; seq?: unknown }
+      claimed = JSON.parse(JSON.parse(new TextDecoder().decode(value)).body) as {
+        peerId?: unknown
+        seq?: unknown
+      }
     } catch {
       return
     }
@@ -363,18 +367,33 @@ export class DiscoveryService {
     return best
   }
 
+  /**
+   * Dials every join address not connected yet. A failing address backs off
+   * exponentially (2 s doubling to 60 s) so a dead host costs little, and is
+   * retried for ever, which is how a partition or a restarted host heals.
+   */
   private async join(): Promise<void> {
     const { node, joinAddrs, log } = this.options
     if (this.stopped || joinAddrs === undefined) return
     const connected = new Set(node.getConnections().map((connection) => connection.remoteAddr.toString()))
+    const now = Date.now()
     await Promise.all(
       joinAddrs.map(async (addr) => {
-        const bare = addr.toString().split('/p2p/')[0] ?? ''
-        if ([...connected].some((remote) => remote.startsWith(bare))) return
+        const key = addr.toString()
+        const bare = key.split('/p2p/')[0] ?? ''
+        if ([...connected].some((remote) => remote.startsWith(bare))) {
+          this.joinBackoff.delete(key)
+          return
+        }
+        const backoff = this.joinBackoff.get(key)
+        if (backoff !== undefined && now < backoff.next) return
         try {
           await node.dial(addr, { signal: AbortSignal.timeout(5_000) })
+          this.joinBackoff.delete(key)
         } catch (error) {
-          log.debug('join dial failed', { addr: addr.toString(), error: errorMessage(error) })
+          const delay = Math.min(60_000, (backoff?.delay ?? 1_000) * 2)
+          this.joinBackoff.set(key, { delay, next: Date.now() + delay })
+          log.debug('join dial failed', { addr: key, retryInMs: delay, error: errorMessage(error) })
         }
       }),
     )

@@ -87,6 +87,11 @@ async function status(args: string[]): Promise<void> {
   await runStatus(args)
 }
 
+async function chat(args: string[]): Promise<void> {
+  const { runChat } = await import('./chat-command.js')
+  await runChat(args)
+}
+
 async function federation(args: string[]): Promise<void> {
   const { runFederation } = await import('./federation-command.js')
   await runFederation(args)
@@ -101,6 +106,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   start,
   id,
   status,
+  chat,
   federation,
   manifest: manifestCommand,
 }

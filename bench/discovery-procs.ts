@@ -80,8 +80,10 @@ async function run(n: number): Promise<void> {
             sawHealthz = (await fetch(`${api}/healthz`).catch(() => undefined))?.ok === true
             if (sawHealthz) ready.push(performance.now() - t0)
           } else {
-            const view = (await (await fetch(`${api}/status`)).json()) as { peers: { souls: unknown[] }[] }
-            if (view.peers.reduce((count, peer) => count + peer.souls.length, 0) === n) break
+            const view = (await fetch(`${api}/status`)
+              .then((response) => response.json())
+              .catch(() => undefined)) as { peers: { souls: unknown[] }[] } | undefined
+            if (view?.peers.reduce((count, peer) => count + peer.souls.length, 0) === n) break
           }
           await new Promise((resolve) => setTimeout(resolve, 200))
         }

@@ -3,7 +3,10 @@
  * part by part; `embed` returns its vectors. Leaving a `for await` early, or
  * aborting `signal`, resets the stream so the owner cancels the backend call.
  * Streams that ended a reply cleanly go back to a per-owner pool and carry
- * the next request without a new negotiation (docs/routing.md).
+ * the next request without a new negotiation (docs/routing.md). At most
+ * `maxStreamsPerPeer` streams per owner exist at a time, counted the way the
+ * owner counts them (idle pooled streams included); further requests wait in
+ * a bounded FIFO queue (`owner-queue.ts`).
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { ChatPart, EmbedResponse } from '../llm/types.js'
@@ -11,6 +14,7 @@ import { createLogger, type Logger } from '../log.js'
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_STREAMS_PER_PEER,
   DEFAULT_POOL_IDLE_MS,
   DEFAULT_POOL_MAX_IDLE_PER_PEER,
   LLM_PROTOCOL,
@@ -21,7 +25,8 @@ import { FrameError, FrameTimeoutError, RoutingError } from './errors.js'
 import { capReceiveWindow, FrameReader, StreamEndedError } from './frame-reader.js'
 import { writeFrame } from './frame-writer.js'
 import { type ChatFrame, type EmbedFrame, parseResponseFrame, type ResponseFrame } from './frames.js'
-import { type PooledStream, StreamPool } from './stream-pool.js'
+import { DEFAULT_MAX_QUEUED_PER_PEER, OwnerQueue, type OwnerSlot } from './owner-queue.js'
+import { isReusable, type PooledStream, StreamPool } from './stream-pool.js'
 
 /** A `chat` request frame without its `type`. */
 export type ChatCall = Omit<ChatFrame, 'type'>
@@ -41,6 +46,13 @@ export interface LlmClientInit {
   protocol?: string
   /** Largest frame accepted from an owner. Default: 8 MiB + 64 KiB. */
   maxFrameBytes?: number
+  /**
+   * Streams per owner, in flight plus idle plus closing: the owner's `maxStreamsPerPeer` (its refusal limit).
+   * Default: the manifest default (64).
+   */
+  maxStreamsPerPeer?: number
+  /** Requests that may wait for a stream per owner; one more fails with `OWNER_BUSY`. Default: 1024. */
+  maxQueuedPerPeer?: number
   /** Keep-alive pool; `false` opens a new stream per request. Default: on, 16 idle per owner, 20 s. */
   pool?: false | { maxIdlePerPeer?: number; idleMs?: number }
   /**
@@ -58,6 +70,7 @@ export class LlmClient {
   readonly #maxFrameBytes: number
   readonly #responseTimeoutMs: number
   readonly #pool: StreamPool | undefined
+  readonly #queue: OwnerQueue<PooledStream>
   readonly #log: Logger
 
   constructor(init: LlmClientInit) {
@@ -66,13 +79,25 @@ export class LlmClient {
     this.#maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.#responseTimeoutMs = init.responseTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS + 10_000
     this.#log = init.logger ?? createLogger('routing:llm-client')
+    const limit = init.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER
+    this.#queue = new OwnerQueue({ limit, maxQueued: init.maxQueuedPerPeer ?? DEFAULT_MAX_QUEUED_PER_PEER })
     this.#pool =
       init.pool === false
         ? undefined
         : new StreamPool({
-            maxIdlePerPeer: init.pool?.maxIdlePerPeer ?? DEFAULT_POOL_MAX_IDLE_PER_PEER,
+            maxIdlePerPeer: Math.min(limit, init.pool?.maxIdlePerPeer ?? DEFAULT_POOL_MAX_IDLE_PER_PEER),
             idleMs: init.pool?.idleMs ?? DEFAULT_POOL_IDLE_MS,
           })
+  }
+
+  /** Streams to `peer` counted against its limit: in flight, idle in the pool, or closing. */
+  streams(peer: PeerId): number {
+    return this.#queue.active(peer.toString())
+  }
+
+  /** Requests waiting for a stream to `peer`. */
+  waiting(peer: PeerId): number {
+    return this.#queue.waiting(peer.toString())
   }
 
   /** Idle pooled streams to `peer`. */
@@ -80,8 +105,11 @@ export class LlmClient {
     return this.#pool?.size(peer.toString()) ?? 0
   }
 
-  /** Closes every pooled stream. */
+  /** Closes every pooled stream and fails every waiting request with `SHUTTING_DOWN`. */
   close(): void {
+    this.#queue.rejectAll(
+      new RoutingError('SHUTTING_DOWN', 'the LLM client is closing', { retryable: false }),
+    )
     this.#pool?.clear()
   }
 
@@ -127,39 +155,78 @@ export class LlmClient {
     }
   }
 
-  /** Sends the request and reads the first response frame; retries once on a fresh stream if a pooled one was stale. */
+  /**
+   * Waits for a stream (a pooled or handed-over one, or a slot to open one), sends the request and reads
+   * the first response frame. Retries once on a fresh stream if a reused one was stale, and a few times
+   * (briefly backing off) if the owner has not yet counted a stream we closed and refuses a new one.
+   */
   async #start(
     peer: PeerId,
     frame: ChatFrame | EmbedFrame,
     signal: AbortSignal | undefined,
   ): Promise<Exchange> {
-    const reused = this.#pool?.take(peer.toString())
-    if (reused) {
-      const exchange = this.#exchange(reused, signal)
+    const key = peer.toString()
+    let grant = await this.#admit(key, signal)
+    let staleRetried = false
+    for (let crowded = 0; ; ) {
+      const reused = 'stream' in grant
+      const pooled = 'stream' in grant ? grant : await this.#open(peer, grant, signal)
+      const exchange = this.#exchange(pooled, signal)
       try {
         await this.#send(exchange, frame)
         exchange.first = await this.#read(exchange, false, signal)
         return exchange
       } catch (error) {
-        this.#discard(exchange, 'pooled stream failed')
+        const local = error instanceof RoutingError && !error.remote
         // Nothing came back on a reused stream: the owner retired it as we sent. A new stream is safe.
-        const stale = error instanceof RoutingError && error.code === 'STREAM_CLOSED' && !error.remote
-        if (!stale || signal?.aborted) throw error
-        this.#log.debug('pooled stream was stale; opening a new one', { peer: peer.toString() })
+        const stale = reused && !staleRetried && local && error.code === 'STREAM_CLOSED'
+        // The owner still counts a stream we closed or reset a moment ago; it lets go within microseconds.
+        const early =
+          !reused &&
+          crowded < CROWDED_RETRIES &&
+          error instanceof RoutingError &&
+          error.remote &&
+          error.code === 'TOO_MANY_STREAMS'
+        if ((!stale && !early) || signal?.aborted || exchange.released) {
+          // The stream keeps its slot: pooled, handed on, or freed when the reset closes it.
+          this.#discard(exchange, reused ? 'reused stream failed' : 'request failed')
+          throw error
+        }
+        // Keep the slot for the retry: the failed stream's close must not hand it to the next in line.
+        const slot = pooled.slot
+        pooled.slot = undefined
+        this.#discard(exchange, reused ? 'reused stream failed' : 'request failed')
+        if (stale) {
+          staleRetried = true
+          this.#log.debug('pooled stream was stale; opening a new one', { peer: key })
+        } else {
+          crowded++
+          try {
+            await delay(2 ** crowded, signal)
+          } catch (abortError) {
+            slot?.release()
+            throw aborted(abortError)
+          }
+        }
+        grant = slot ?? (await this.#admit(key, signal))
       }
-    }
-    const exchange = this.#exchange(await this.#open(peer, signal), signal)
-    try {
-      await this.#send(exchange, frame)
-      exchange.first = await this.#read(exchange, false, signal)
-      return exchange
-    } catch (error) {
-      this.#discard(exchange, 'request failed')
-      throw error
     }
   }
 
-  async #open(peer: PeerId, signal: AbortSignal | undefined): Promise<PooledStream> {
+  /** A stream to reuse, or a slot to open one: at once if the owner has room, else in FIFO order. */
+  async #admit(key: string, signal: AbortSignal | undefined): Promise<PooledStream | OwnerSlot> {
+    if (this.#queue.waiting(key) === 0) {
+      const idle = this.#pool?.take(key)
+      if (idle) return idle
+      const slot = this.#queue.tryAcquire(key)
+      if (slot) return slot
+    }
+    const grant = await this.#queue.wait(key, signal)
+    return 'handed' in grant ? grant.handed : grant.slot
+  }
+
+  /** Opens a stream holding `slot`; the slot is freed when the stream is gone (or the dial fails). */
+  async #open(peer: PeerId, slot: OwnerSlot, signal: AbortSignal | undefined): Promise<PooledStream> {
     try {
       const stream = await this.#node.dialProtocol(peer, this.protocol, {
         maxOutboundStreams: MAX_OUTBOUND_STREAMS,
@@ -167,8 +234,18 @@ export class LlmClient {
       })
       capReceiveWindow(stream, RECEIVE_WINDOW_BYTES)
       const reader = new FrameReader(stream, { maxFrameBytes: this.#maxFrameBytes })
-      return { stream, reader, peer: peer.toString(), uses: 0 }
+      const pooled: PooledStream = { stream, reader, peer: peer.toString(), uses: 0, slot }
+      // 'close' fires once the stream is gone both ways (clean close, reset or abort): the owner lets go too.
+      const onClose = (): void => {
+        const held = pooled.slot
+        pooled.slot = undefined
+        held?.release()
+      }
+      stream.addEventListener('close', onClose, { once: true })
+      if (stream.status !== 'open') onClose()
+      return pooled
     } catch (error) {
+      slot.release()
       if (signal?.aborted) throw aborted(error)
       throw new RoutingError(
         'PEER_UNREACHABLE',
@@ -214,8 +291,9 @@ export class LlmClient {
       if (body === null) throw new StreamEndedError('owner closed the stream before the reply ended', false)
       const frame = parseResponseFrame(body)
       if (frame.type === 'error') {
-        // An error frame ends the exchange cleanly; the stream can carry the next request.
-        this.#release(exchange)
+        // An error frame ends the exchange cleanly; the stream can carry the next request. Not a refusal
+        // for too many streams: the owner closes that stream, and the caller may retry with its slot.
+        if (frame.code !== 'TOO_MANY_STREAMS') this.#release(exchange)
         throw new RoutingError(frame.code, frame.message, {
           retryable: frame.retryable && !received,
           afterFirstToken: received,
@@ -255,8 +333,12 @@ export class LlmClient {
   #release(exchange: Exchange): void {
     exchange.released = true
     this.#unbind(exchange)
-    if (this.#pool) this.#pool.put(exchange.pooled)
-    else {
+    const pooled = exchange.pooled
+    if (this.#pool) {
+      // Someone is waiting for this owner: the stream (and its slot) goes straight to them.
+      if (isReusable(pooled) && this.#queue.handOff(pooled.peer, pooled)) return
+      this.#pool.put(pooled)
+    } else {
       exchange.pooled.reader.dispose()
       exchange.pooled.stream.close().catch(() => {})
     }
@@ -289,6 +371,27 @@ const placeholder: ResponseFrame = {
   code: 'INTERNAL',
   message: 'no frame yet',
   retryable: false,
+}
+
+/** Retries of a request the owner refused with `TOO_MANY_STREAMS` although we had a slot (2, 4, 8, 16, 32 ms). */
+const CROWDED_RETRIES = 5
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason)
+      return
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 function aborted(cause: unknown): RoutingError {

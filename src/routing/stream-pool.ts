@@ -7,6 +7,7 @@
  */
 import type { Stream } from '@libp2p/interface'
 import type { FrameReader } from './frame-reader.js'
+import type { OwnerSlot } from './owner-queue.js'
 
 /** A negotiated stream with its frame reader. */
 export interface PooledStream {
@@ -16,6 +17,8 @@ export interface PooledStream {
   peer: string
   /** Requests this stream has carried. */
   uses: number
+  /** The owner-queue slot this stream holds until it is gone (see `owner-queue.ts`). */
+  slot: OwnerSlot | undefined
 }
 
 /** Options of a `StreamPool`. */

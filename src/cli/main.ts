@@ -25,6 +25,7 @@ const usage = `Usage:
   clawmesh status [--api URL] [--json] [--watch]
   clawmesh chat --soul NAME [--model BACKEND[/MODEL]] [--api URL] PROMPT
   clawmesh id [--data-dir DIR]
+  clawmesh demo [--data-dir DIR] [--no-ollama] [--ollama URL]
   clawmesh federation secret | keygen [--out FILE]
   clawmesh manifest sign FILE --key KEYFILE [--endorse OLDKEY]... [--version N] [--out FILE] | verify FILE
 `
@@ -109,6 +110,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   chat,
   federation,
   manifest: manifestCommand,
+  demo: async (args) => (await import('./demo-command.js')).runDemo(args),
 }
 
 /** Runs the CLI with `argv` (without node and script). */

@@ -9,7 +9,7 @@ registerMyCorpGateway({
   MYCORP_GATEWAY_KEY: 'demo-key',
   MYCORP_GATEWAY_TENANT: 'finance',
 })
-const registry = createBackendRegistry([{ name: 'mycorp-gateway', type: 'custom' }])
+const registry = await createBackendRegistry([{ name: 'mycorp-gateway', type: 'custom' }])
 const backend = registry.get('mycorp-gateway')
 for await (const part of backend.chat({ model: 'corp-large', messages: [{ role: 'user', content: 'hi' }] })) {
   if (part.type === 'text-delta') process.stdout.write(part.text)

@@ -30,14 +30,14 @@ describe('registering the MyCorp gateway at boot', () => {
     unregisterBackend('mycorp-gateway')
   })
 
-  it('makes a manifest `type: custom` entry resolve to it', () => {
+  it('makes a manifest `type: custom` entry resolve to it', async () => {
     const backend = registerMyCorpGateway({
       MYCORP_GATEWAY_URL: 'http://127.0.0.1:9/',
       MYCORP_GATEWAY_KEY: 'k-12345',
       MYCORP_GATEWAY_TENANT: 'finance',
     })
     expect(registeredBackends()).toContain(backend)
-    expect(createBackend(BackendConfig.parse({ name: 'mycorp-gateway', type: 'custom' }))).toBe(backend)
+    expect(await createBackend(BackendConfig.parse({ name: 'mycorp-gateway', type: 'custom' }))).toBe(backend)
   })
 
   it('refuses to start without its environment', () => {

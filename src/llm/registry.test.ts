@@ -81,32 +81,34 @@ describe('registerBackend', () => {
 describe('createBackend', () => {
   const config = (entry: Record<string, unknown>) => BackendConfig.parse(entry)
 
-  it('builds each built-in type from a manifest entry', () => {
-    expect(createBackend(config({ name: 'local' }))).toBeInstanceOf(OllamaBackend) // type defaults to ollama
+  it('builds each built-in type from a manifest entry', async () => {
+    expect(await createBackend(config({ name: 'local' }))).toBeInstanceOf(OllamaBackend) // type defaults to ollama
     expect(
-      createBackend(config({ name: 'v', type: 'openai-compatible', url: 'http://127.0.0.1:8000/v1' })),
+      await createBackend(config({ name: 'v', type: 'openai-compatible', url: 'http://127.0.0.1:8000/v1' })),
     ).toBeInstanceOf(OpenAICompatibleBackend)
-    expect(createBackend(config({ name: 'c', type: 'anthropic', api_key: 'k-1234' }))).toBeInstanceOf(
+    expect(await createBackend(config({ name: 'c', type: 'anthropic', api_key: 'k-1234' }))).toBeInstanceOf(
       AnthropicBackend,
     )
-    expect(createBackend(config({ name: 'g', type: 'google', api_key: 'k-1234' }))).toBeInstanceOf(
+    expect(await createBackend(config({ name: 'g', type: 'google', api_key: 'k-1234' }))).toBeInstanceOf(
       GoogleBackend,
     )
   })
 
-  it('resolves type custom to the backend registered under that name, or says what is missing', () => {
+  it('resolves type custom to the backend registered under that name, or says what is missing', async () => {
     const gateway = stubBackend('mycorp-gateway')
     registerBackend(gateway)
-    expect(createBackend(config({ name: 'mycorp-gateway', type: 'custom' }))).toBe(gateway)
+    expect(await createBackend(config({ name: 'mycorp-gateway', type: 'custom' }))).toBe(gateway)
     const missing = () => createBackend(config({ name: 'other', type: 'custom' }))
-    expect(missing).toThrow(BackendConfigError)
-    expect(missing).toThrow(/registerBackend\(\).*registered: mycorp-gateway/)
+    await expect(missing()).rejects.toThrow(BackendConfigError)
+    await expect(missing()).rejects.toThrow(/registerBackend\(\).*registered: mycorp-gateway/)
   })
 
-  it('names an unknown type', () => {
+  it('names an unknown type', async () => {
     const entry = { name: 'x', type: 'mistral' } as unknown as BackendConfig
-    expect(() => createBackend(entry)).toThrow(UnknownBackendTypeError)
-    expect(() => createBackend(entry)).toThrow(/unknown backend type "mistral" \(expected one of ollama, /)
+    await expect(createBackend(entry)).rejects.toThrow(UnknownBackendTypeError)
+    await expect(createBackend(entry)).rejects.toThrow(
+      /unknown backend type "mistral" \(expected one of ollama, /,
+    )
   })
 })
 
@@ -114,7 +116,7 @@ describe('createBackendRegistry', () => {
   it('holds manifest backends plus code-registered ones, and refuses duplicate manifest names', async () => {
     registerBackend(stubBackend('mycorp-gateway'))
     registerBackend(stubBackend('billing-proxy'))
-    const registry = createBackendRegistry([
+    const registry = await createBackendRegistry([
       BackendConfig.parse({ name: 'local' }),
       BackendConfig.parse({ name: 'mycorp-gateway', type: 'custom' }),
     ])
@@ -124,13 +126,13 @@ describe('createBackendRegistry', () => {
       'billing-proxy',
     ])
     await registry.close()
-    expect(() =>
+    await expect(
       createBackendRegistry(
         [BackendConfig.parse({ name: 'local' }), BackendConfig.parse({ name: 'local' })],
         {
           registered: [],
         },
       ),
-    ).toThrow(DuplicateBackendError)
+    ).rejects.toThrow(DuplicateBackendError)
   })
 })

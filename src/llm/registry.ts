@@ -4,7 +4,6 @@
  * (`createBackend`); `createBackendRegistry` puts both into one `BackendRegistry` for a peer.
  */
 import { type BackendConfig, backendTypes } from '../config/schema.js'
-import { AnthropicBackend } from './anthropic-backend.js'
 import type { BackendOptions } from './backend-options.js'
 import {
   BackendConfigError,
@@ -12,9 +11,6 @@ import {
   UnknownBackendError,
   UnknownBackendTypeError,
 } from './errors.js'
-import { GoogleBackend } from './google-backend.js'
-import { OllamaBackend } from './ollama-backend.js'
-import { OpenAICompatibleBackend } from './openai-compatible-backend.js'
 import type { LLMBackend } from './types.js'
 
 /** A set of backends with unique names. */
@@ -84,19 +80,27 @@ export interface CreateBackendOptions extends BackendOptions {
 /**
  * Builds the backend a manifest entry describes. `type: custom` resolves to the backend
  * registered in code under the same name; an unregistered name is a `BackendConfigError`.
+ * Each built-in's module (and its provider SDK, 10-30 MiB of heap each) is loaded only when a
+ * manifest entry needs it, so a peer carries only the clients it uses.
  */
-export function createBackend(config: BackendConfig, options: CreateBackendOptions = {}): LLMBackend {
+export async function createBackend(
+  config: BackendConfig,
+  options: CreateBackendOptions = {},
+): Promise<LLMBackend> {
   const { registered, ...builtinOptions } = options
   const type = config.type as string
   switch (type) {
     case 'ollama':
-      return new OllamaBackend(config, builtinOptions)
+      return new (await import('./ollama-backend.js')).OllamaBackend(config, builtinOptions)
     case 'openai-compatible':
-      return new OpenAICompatibleBackend(config, builtinOptions)
+      return new (await import('./openai-compatible-backend.js')).OpenAICompatibleBackend(
+        config,
+        builtinOptions,
+      )
     case 'anthropic':
-      return new AnthropicBackend(config, builtinOptions)
+      return new (await import('./anthropic-backend.js')).AnthropicBackend(config, builtinOptions)
     case 'google':
-      return new GoogleBackend(config, builtinOptions)
+      return new (await import('./google-backend.js')).GoogleBackend(config, builtinOptions)
     case 'custom': {
       const candidates = registered ?? registeredBackends()
       const backend = candidates.find((candidate) => candidate.name === config.name)
@@ -116,13 +120,13 @@ export function createBackend(config: BackendConfig, options: CreateBackendOptio
  * A peer's registry: one backend per manifest entry, plus every code-registered backend the
  * manifest does not mention (so souls can target it by name, as the lesson describes).
  */
-export function createBackendRegistry(
+export async function createBackendRegistry(
   configs: readonly BackendConfig[],
   options: CreateBackendOptions = {},
-): BackendRegistry {
+): Promise<BackendRegistry> {
   const registry = new BackendRegistry()
   try {
-    for (const config of configs) registry.register(createBackend(config, options))
+    for (const config of configs) registry.register(await createBackend(config, options))
     for (const backend of options.registered ?? registeredBackends()) {
       if (!registry.has(backend.name)) registry.register(backend)
     }

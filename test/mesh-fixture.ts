@@ -6,7 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Manifest } from '../src/config/schema.js'
+import type { z } from 'zod'
+import { type HealthConfig, Manifest } from '../src/config/schema.js'
 import type { FakeProvider, FakeScript } from '../src/llm/testing/fake-provider.js'
 import { startFakeProvider } from '../src/llm/testing/start-fake-provider.js'
 import { createLogger } from '../src/log.js'
@@ -35,6 +36,8 @@ export interface MeshFixtureOptions {
   api?: boolean
   /** Start only these nodes. Default: all three. */
   only?: string[]
+  /** `federation.health` timings (tests shorten them). Default: the manifest defaults (1 s heartbeats). */
+  health?: z.input<typeof HealthConfig>
 }
 
 /** Builds and starts the three-peer federation; resolves once every peer knows every backend's owners. */
@@ -55,6 +58,7 @@ export async function startMeshFixture(options: MeshFixtureOptions = {}): Promis
   const manifest = Manifest.parse({
     federation: {
       control_plane: 'home',
+      ...(options.health === undefined ? {} : { health: options.health }),
       nodes: [
         {
           name: 'home',

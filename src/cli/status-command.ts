@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util'
 import { StatusView } from '../api/status-view.js'
 import { ClawmeshError, errorMessage } from '../errors.js'
-import { formatTable, printLine } from './output.js'
+import { formatTable, printLine, printText } from './output.js'
 
 /** The API could not be reached or answered nonsense. */
 export class StatusFetchError extends ClawmeshError {
@@ -28,8 +28,25 @@ export async function fetchStatus(apiUrl: string): Promise<StatusView> {
   return parsed.data
 }
 
-/** Renders the view as a table. */
-export function renderStatus(view: StatusView): string {
+/** Options of `renderStatus`. */
+export interface RenderOptions {
+  /** Colour the states (green, yellow, red) with ANSI codes. Default: false. */
+  colour?: boolean
+}
+
+const stateColours: Record<StatusView['peers'][number]['state'], string> = {
+  alive: '\u001b[32m',
+  suspect: '\u001b[33m',
+  dead: '\u001b[31m',
+}
+
+/**
+ * Renders the view as a table: the Mission Control and its term, where the
+ * view comes from (plainly marked when it is only the answering peer's own),
+ * then one row per peer with trust, state, last seen, in flight, souls with
+ * their sensitivity and backends with health and probe latency.
+ */
+export function renderStatus(view: StatusView, options: RenderOptions = {}): string {
   const lines: string[] = []
   const control = view.missionControl
   lines.push(
@@ -38,21 +55,32 @@ export function renderStatus(view: StatusView): string {
       : `Mission Control: ${control.name} (${control.peerId.slice(-8)})  term ${control.term}`,
   )
   lines.push(
-    `View from: ${view.self.name} (${view.source === 'self' ? "this peer's own view" : 'Mission Control'})`,
+    view.source === 'self'
+      ? `View: ${view.self.name}'s own (FALLBACK: the Mission Control did not answer in time)`
+      : `View: the Mission Control's, via ${view.self.name}`,
+  )
+  const counts = { alive: 0, suspect: 0, dead: 0 }
+  for (const peer of view.peers) counts[peer.state]++
+  lines.push(
+    `Peers: ${view.peers.length} (${counts.alive} alive, ${counts.suspect} suspect, ${counts.dead} dead)`,
   )
   lines.push('')
   const rows = [['PEER', 'TRUST', 'STATE', 'LAST SEEN', 'IN FLIGHT', 'SOULS', 'BACKENDS']]
   for (const peer of view.peers) {
+    const marks = [
+      ...(control?.peerId === peer.peerId ? ['MC'] : []),
+      ...(peer.peerId === view.self.peerId ? ['self'] : []),
+    ]
     rows.push([
-      peer.name,
+      marks.length === 0 ? peer.name : `${peer.name} [${marks.join(',')}]`,
       peer.trust,
-      peer.state,
-      peer.peerId === view.self.peerId ? 'self' : `${(peer.lastSeenMs / 1000).toFixed(1)}s ago`,
+      options.colour === true ? `${stateColours[peer.state]}${peer.state}\u001b[0m` : peer.state,
+      peer.peerId === view.self.peerId ? '-' : formatAge(peer.lastSeenMs),
       String(peer.inFlight),
-      peer.souls.map((soul) => soul.name).join(',') || '-',
+      peer.souls.map((soul) => `${soul.name}(${soul.sensitivity})`).join(', ') || '-',
       peer.backends
         .map((backend) => {
-          const health = backend.healthy === null ? '?' : backend.healthy ? 'ok' : 'DOWN'
+          const health = backend.healthy === null ? 'unprobed' : backend.healthy ? 'ok' : 'DOWN'
           const latency = backend.latencyMs === null ? '' : ` ${Math.round(backend.latencyMs)}ms`
           return `${backend.name}(${backend.type}) ${health}${latency}`
         })
@@ -61,6 +89,13 @@ export function renderStatus(view: StatusView): string {
   }
   lines.push(formatTable(rows))
   return lines.join('\n')
+}
+
+/** `850ms ago`, `3.2s ago`, `4m ago`. */
+function formatAge(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms ago`
+  if (ms < 120_000) return `${(ms / 1_000).toFixed(1)}s ago`
+  return `${Math.round(ms / 60_000)}m ago`
 }
 
 /** Runs `clawmesh status`. */
@@ -75,9 +110,11 @@ export async function runStatus(args: string[]): Promise<void> {
     strict: true,
   })
   const apiUrl = values.api.includes('://') ? values.api : `http://${values.api}`
+  // Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org).
+  const colour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined
   if (!values.watch) {
     const view = await fetchStatus(apiUrl)
-    printLine(values.json ? JSON.stringify(view, null, 2) : renderStatus(view))
+    printLine(values.json ? JSON.stringify(view, null, 2) : renderStatus(view, { colour }))
     return
   }
   let stopped = false
@@ -88,12 +125,12 @@ export async function runStatus(args: string[]): Promise<void> {
     let text: string
     try {
       const view = await fetchStatus(apiUrl)
-      text = values.json ? JSON.stringify(view, null, 2) : renderStatus(view)
+      text = values.json ? JSON.stringify(view, null, 2) : renderStatus(view, { colour })
     } catch (error) {
       text = `clawmesh status: ${errorMessage(error)}`
     }
     // Clear the screen and home the cursor, then redraw.
-    process.stdout.write(`\u001b[2J\u001b[H${text}\n\n(refreshing every second; Ctrl-C to stop)\n`)
+    printText(`\u001b[2J\u001b[H${text}\n\n(refreshing every second; Ctrl-C to stop)\n`)
     await new Promise((resolve) => setTimeout(resolve, 1_000))
   }
 }

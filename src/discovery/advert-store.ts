@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events'
 import type { SelectFn, ValidateFn } from '@libp2p/kad-dht'
 import { toString as bytesToString } from 'uint8arrays'
+import { ClawmeshError } from '../errors.js'
 import { type AdvertBody, AdvertError, decodeAdvert } from './advert.js'
 
 /** Events of the store. */
@@ -18,6 +19,14 @@ export interface AdvertStoreEvents {
 
 /** Known adverts, newest per peer. */
 export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
+  /**
+   * @param admit decides membership: throws (a `ClawmeshError` with a code) to refuse a
+   *   verified advert whose peer is not a member under the name it claims. Default: admit all.
+   */
+  constructor(private readonly admit: (body: AdvertBody) => void = () => undefined) {
+    super()
+  }
+
   private readonly adverts = new Map<string, AdvertBody>()
   /** The signed encoding of each held advert, so it can be relayed and re-verified by others. */
   private readonly encoded = new Map<string, Uint8Array>()
@@ -30,7 +39,7 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
       const body = await decodeAdvert(key, value)
       this.accept(body, value)
     } catch (error) {
-      const code = error instanceof AdvertError ? error.code : 'ADVERT_MALFORMED'
+      const code = error instanceof ClawmeshError ? error.code : 'ADVERT_MALFORMED'
       this.rejected.set(code, (this.rejected.get(code) ?? 0) + 1)
       throw error
     }
@@ -66,6 +75,7 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
    * changed what we know.
    */
   accept(body: AdvertBody, encoded?: Uint8Array): boolean {
+    this.admit(body)
     const known = this.adverts.get(body.peerId)
     if (known !== undefined && body.seq < known.seq) {
       throw new AdvertError(

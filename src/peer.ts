@@ -7,7 +7,11 @@
 
 import { isIPv4, isIPv6 } from 'node:net'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { sendDashboard } from './api/dashboard.js'
+import { createPeerMetrics, type PeerMetrics, sendMetrics } from './api/metrics.js'
+import { openAiRoutes } from './api/openai-gateway.js'
 import { type ApiServer, sendJson, startApiServer } from './api/server.js'
 import { buildStatusView, type PeerLiveness, type StatusView } from './api/status-view.js'
 import {
@@ -24,6 +28,8 @@ import {
   parseHostPort,
 } from './config/index.js'
 import { MissionControl } from './control/mission-control.js'
+import { fetchViewFrom, StatusService } from './control/status-protocol.js'
+import { resolveStatusView } from './control/status-view-source.js'
 import { AdvertStore } from './discovery/advert-store.js'
 import { DiscoveryService } from './discovery/discovery-service.js'
 import { BackendProber } from './health/backend-prober.js'
@@ -108,6 +114,10 @@ export class Peer {
   /** The elected Mission Control and its term. */
   readonly missionControl: MissionControl
   readonly heartbeats: HeartbeatService
+  /** Serves `/clawmesh/status/1.0.0` (the Mission Control's view to members). */
+  readonly statusService: StatusService
+  /** Prometheus metrics read from this peer at scrape time (`GET /metrics`). */
+  readonly metrics: PeerMetrics
   private readonly llmService: LlmService
   private readonly llmClient: LlmClient
   private readonly log: Logger
@@ -132,6 +142,21 @@ export class Peer {
     this.log = parts.log
     this.peerId = parts.node.peerId.toString()
     this.name = parts.nodeConfig.name
+    this.statusService = new StatusService({
+      node: this.node,
+      isMissionControl: () => this.missionControl.isLeader(),
+      missionControl: () => this.missionControl.missionControl(),
+      view: () => this.status('mission-control'),
+      isMember: (peerId) => this.membership.member(peerId) !== undefined,
+      log: this.log.child('status'),
+    })
+    this.metrics = createPeerMetrics({
+      members: () => this.membership.snapshot(),
+      term: () => this.missionControl.current().term,
+      isMissionControl: () => this.missionControl.isLeader(),
+      heartbeats: () => this.heartbeats.stats(),
+      inFlight: () => this.inFlight(),
+    })
   }
 
   /** Streams a chat reply for one of this peer's souls, from whichever owner the mesh picks. */
@@ -164,8 +189,8 @@ export class Peer {
     return this.node.getMultiaddrs().map((addr) => addr.toString())
   }
 
-  /** This peer's own view of the federation (adverts plus its membership view). */
-  status(): StatusView {
+  /** This peer's own view of the federation (adverts plus its membership view), marked `source`. */
+  status(source: StatusView['source'] = 'self'): StatusView {
     const control = this.missionControl.missionControl()
     return buildStatusView({
       manifest: this.manifest,
@@ -173,7 +198,19 @@ export class Peer {
       adverts: this.adverts.all(),
       liveness: (peerId) => this.liveness(peerId),
       missionControl: control ?? null,
-      source: 'self',
+      source,
+    })
+  }
+
+  /** The view `GET /status` answers: the Mission Control's (fetched within ~1 s), else this peer's own. */
+  statusView(): Promise<StatusView> {
+    return resolveStatusView({
+      self: { peerId: this.peerId, name: this.name },
+      isMissionControl: () => this.missionControl.isLeader(),
+      missionControl: () => this.missionControl.missionControl(),
+      ownView: (source) => this.status(source),
+      fetchView: (peerId, options) => fetchViewFrom(this.node, peerIdFromString(peerId), options),
+      log: this.log.child('status'),
     })
   }
 
@@ -182,6 +219,7 @@ export class Peer {
     for (const timer of this.timers) clearInterval(timer)
     await this.api?.close()
     this.api = undefined
+    await this.statusService.stop()
     this.heartbeats.stop()
     this.missionControl.stop()
     this.llmClient.close()
@@ -235,8 +273,19 @@ export class Peer {
         {
           method: 'GET',
           path: '/status',
-          handler: (_request, response) => sendJson(response, 200, this.status()),
+          handler: async (_request, response) => sendJson(response, 200, await this.statusView()),
         },
+        {
+          method: 'GET',
+          path: '/metrics',
+          handler: (_request, response) => sendMetrics(response, this.metrics),
+        },
+        { method: 'GET', path: '/', handler: (_request, response) => sendDashboard(response) },
+        ...openAiRoutes({
+          mesh: this.mesh,
+          maxBodyBytes: limitSettings(this.manifest).maxBodyBytes,
+          log: this.log.child('gateway'),
+        }),
       ],
     })
   }
@@ -274,7 +323,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     )
   }
   // Backends first: a bad backend entry fails before anything listens.
-  const backends = createBackendRegistry(nodeConfig.backends, {
+  const backends = await createBackendRegistry(nodeConfig.backends, {
     logger: log.child('llm'),
     ...(options.backends === undefined ? {} : { registered: options.backends }),
   })
@@ -400,6 +449,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     await peer.refreshModels()
     peer.watchModels(options.modelRefreshMs ?? 60_000)
     await llmService.start()
+    await peer.statusService.start()
     if (apiAddress !== false) await peer.startApi(apiAddress)
     await discovery.start()
     missionControl.start()

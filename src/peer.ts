@@ -35,12 +35,14 @@ import { DiscoveryService } from './discovery/discovery-service.js'
 import { BackendProber } from './health/backend-prober.js'
 import { HeartbeatService } from './health/heartbeat-service.js'
 import { MembershipView } from './health/membership.js'
+import { MemberDirectory } from './identity/member-directory.js'
 import { loadOrCreatePeerKey } from './identity/peer-key.js'
 import { secretToPsk } from './identity/psk.js'
 import { type BackendRegistry, createBackendRegistry } from './llm/registry.js'
 import type { ChatPart, EmbedResponse, LLMBackend } from './llm/types.js'
 import { createLogger, type Logger } from './log.js'
 import { type ClawmeshNode, createNode } from './net/create-node.js'
+import { Gatekeeper } from './net/gatekeeper.js'
 import { LlmClient } from './routing/llm-client.js'
 import { LlmService } from './routing/llm-service.js'
 import type { MeshCallOptions, MeshChatRequest, MeshEmbedRequest, MeshModel } from './routing/mesh.js'
@@ -73,6 +75,8 @@ export interface PeerOptions {
    * `registerBackend()` before the peer starts.
    */
   backends?: LLMBackend[]
+  /** How long a connected peer may take to present a member advert before it is disconnected. Default: 5 s. */
+  strangerGraceMs?: number
   /** How often local backends' model lists are re-read and re-advertised. Default: 60 s. */
   modelRefreshMs?: number
   log?: Logger
@@ -92,6 +96,8 @@ export interface PeerParts {
   membership: MembershipView
   missionControl: MissionControl
   heartbeats: HeartbeatService
+  members: MemberDirectory
+  gatekeeper: Gatekeeper
   log: Logger
 }
 
@@ -114,6 +120,10 @@ export class Peer {
   /** The elected Mission Control and its term. */
   readonly missionControl: MissionControl
   readonly heartbeats: HeartbeatService
+  /** Which manifest node each peer ID is (pinned or first use). */
+  readonly members: MemberDirectory
+  /** Refuses and disconnects non-members. */
+  readonly gatekeeper: Gatekeeper
   /** Serves `/clawmesh/status/1.0.0` (the Mission Control's view to members). */
   readonly statusService: StatusService
   /** Prometheus metrics read from this peer at scrape time (`GET /metrics`). */
@@ -139,6 +149,8 @@ export class Peer {
     this.membership = parts.membership
     this.missionControl = parts.missionControl
     this.heartbeats = parts.heartbeats
+    this.members = parts.members
+    this.gatekeeper = parts.gatekeeper
     this.log = parts.log
     this.peerId = parts.node.peerId.toString()
     this.name = parts.nodeConfig.name
@@ -220,6 +232,7 @@ export class Peer {
     await this.api?.close()
     this.api = undefined
     await this.statusService.stop()
+    this.gatekeeper.stop()
     this.heartbeats.stop()
     this.missionControl.stop()
     this.llmClient.close()
@@ -227,6 +240,7 @@ export class Peer {
     await this.discovery.stop()
     await this.backends.close()
     await this.node.stop()
+    await this.members.flush()
     this.log.info('peer stopped')
   }
 
@@ -329,9 +343,21 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   })
   const identity = await loadOrCreatePeerKey(options.dataDir)
   if (identity.created) log.info('created peer key', { dataDir: options.dataDir })
-  const adverts = new AdvertStore()
+  const members = await MemberDirectory.load(options.manifest, options.dataDir, log.child('members'))
+  members.bindSelf(identity.peerId.toString(), nodeConfig.name)
+  // Only members' adverts are accepted, under the name they are bound to (pinned or first use).
+  const adverts = new AdvertStore((body) => {
+    members.claim(body.peerId, body.name)
+  })
+  const gatekeeper = new Gatekeeper({
+    isMember: (peerId) => members.isMember(peerId),
+    allPinned: options.manifest.federation.nodes.every((node) => node.peer_id !== undefined),
+    ...(options.strangerGraceMs === undefined ? {} : { graceMs: options.strangerGraceMs }),
+    log: log.child('gatekeeper'),
+  })
   const node = await createNode({
     ...(psk === undefined ? {} : { psk }),
+    connectionGater: gatekeeper.gater(),
     privateKey: identity.privateKey,
     listen,
     bootstrap: bootstrap.map(addressToMultiaddr).filter((address) => address.includes('/p2p/')),
@@ -341,14 +367,8 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   })
   const isSelf = (peerId: PeerId): boolean => peerId.equals(node.peerId)
   const apiAddress = options.api === undefined ? nodeApiAddress(nodeConfig) : options.api
-  // Which manifest node a peer is: its `peer_id` binding, else the name it advertises for an unbound node.
-  const nodeOfPeer = (peerId: string): NodeConfig | undefined => {
-    const bound = options.manifest.federation.nodes.find((node) => node.peer_id === peerId)
-    if (bound !== undefined) return bound
-    const advertised = adverts.get(peerId)?.name
-    const node = options.manifest.federation.nodes.find((candidate) => candidate.name === advertised)
-    return node !== undefined && node.peer_id === undefined ? node : undefined
-  }
+  // Which manifest node a peer is: its `peer_id`, or the name it was bound to on first use.
+  const nodeOfPeer = (peerId: string): NodeConfig | undefined => members.nodeOf(peerId)
   let peer: Peer | undefined
   const discovery = new DiscoveryService({
     node,
@@ -443,6 +463,8 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     membership,
     missionControl,
     heartbeats,
+    members,
+    gatekeeper,
     log,
   })
   try {
@@ -454,6 +476,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     await discovery.start()
     missionControl.start()
     heartbeats.start()
+    gatekeeper.start(node)
   } catch (error) {
     await peer.stop().catch(() => undefined)
     throw error

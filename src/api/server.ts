@@ -56,7 +56,14 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const routes = new Map(options.routes.map((route) => [`${route.method} ${route.path}`, route.handler]))
   const paths = new Set(options.routes.map((route) => route.path))
   const server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost')
+    let url: URL
+    try {
+      url = new URL(request.url ?? '/', 'http://localhost')
+    } catch {
+      // An absolute-form target such as `http://[x` is not a URL: thrown here, it would crash the process.
+      sendJson(response, 400, new HttpError(400, 'BAD_URL', 'request target is not a valid URL').toBody())
+      return
+    }
     const handler = routes.get(`${request.method ?? 'GET'} ${url.pathname}`)
     const run = async (): Promise<void> => {
       if (handler === undefined) {

@@ -3,7 +3,8 @@
  * size bound, an optional deadline per frame, and read backpressure: once
  * more than `highWaterMark` bytes are received but not yet taken, the stream
  * is paused (yamux then stops granting send window, so the sender's
- * `send()` returns false) and resumed when the consumer catches up.
+ * `send()` returns false) and resumed when the consumer catches up. A frame
+ * still arriving never pauses the stream (it is bounded by `maxFrameBytes`).
  */
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -151,7 +152,9 @@ export class FrameReader {
     } else if (frame !== undefined) {
       this.#frames.unshift(frame)
     }
-    if (!this.#paused && this.#queuedBytes + this.#buffer.byteLength > this.#highWaterMark) {
+    // Only complete, untaken frames count: a partial frame (bounded by maxFrameBytes, refused on its prefix
+    // past it) can only complete with more bytes, so pausing on it stalled any frame over the mark for ever.
+    if (!this.#paused && this.#queuedBytes > this.#highWaterMark) {
       this.#paused = true
       if (this.#stream.readStatus === 'readable') this.#stream.pause()
     }
@@ -220,7 +223,7 @@ export class FrameReader {
   }
 
   #maybeResume(): void {
-    if (this.#paused && this.#queuedBytes + this.#buffer.byteLength <= this.#highWaterMark / 2) {
+    if (this.#paused && this.#queuedBytes <= this.#highWaterMark / 2) {
       this.#paused = false
       if (this.#stream.readStatus === 'paused') this.#stream.resume()
     }

@@ -128,6 +128,7 @@ export const protocolErrorCodes = [
   'TOO_MANY_STREAMS',
   'REQUEST_TIMEOUT',
   'IDLE_TIMEOUT',
+  'RATE_LIMITED',
   'SHUTTING_DOWN',
   'INTERNAL',
 ] as const

@@ -12,6 +12,7 @@ import { ClawmeshError, errorMessage } from '../errors.js'
 import { BackendError } from '../llm/errors.js'
 import type { ChatPart, LLMBackend } from '../llm/types.js'
 import { createLogger, type Logger } from '../log.js'
+import { DEFAULT_LLM_REQUEST_BURST, DEFAULT_LLM_REQUESTS_PER_SECOND, RateLimiter } from '../net/rate-limit.js'
 import {
   DEFAULT_BATCH_BYTES,
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -48,6 +49,10 @@ export interface LlmServiceLimits {
   keepAliveMs?: number
   /** Flush a `parts` frame at about this many bytes. */
   maxBatchBytes?: number
+  /** Request frames one remote peer may send per second, sustained (token bucket). Default: 50. */
+  requestsPerSecond?: number
+  /** Request frames one remote peer may send at once from a full bucket. Default: 100. */
+  requestBurst?: number
 }
 
 /** What `authorize` is told about one request. */
@@ -78,6 +83,7 @@ export class LlmService {
   readonly #log: Logger
   readonly #streamsByPeer = new Map<string, number>()
   readonly #streams = new Set<Stream>()
+  readonly #rate: RateLimiter
   #inFlight = 0
   #started = false
 
@@ -93,7 +99,13 @@ export class LlmService {
       idleTimeoutMs: limits.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       keepAliveMs: limits.keepAliveMs ?? DEFAULT_SERVER_KEEP_ALIVE_MS,
       maxBatchBytes: limits.maxBatchBytes ?? DEFAULT_BATCH_BYTES,
+      requestsPerSecond: limits.requestsPerSecond ?? DEFAULT_LLM_REQUESTS_PER_SECOND,
+      requestBurst: limits.requestBurst ?? DEFAULT_LLM_REQUEST_BURST,
     }
+    this.#rate = new RateLimiter({
+      ratePerSecond: this.#limits.requestsPerSecond,
+      burst: this.#limits.requestBurst,
+    })
   }
 
   /** Registers the protocol handler. */
@@ -162,6 +174,14 @@ export class LlmService {
           await closeQuietly(stream)
           return
         }
+        first = false
+        // Charged before parsing, so garbage costs a token too. The frame was read whole: the stream stays in sync.
+        const rate = this.#rate.take(peer)
+        if (!rate.allowed) {
+          const message = `over ${this.#limits.requestsPerSecond} requests/s: retry in ${rate.retryAfterMs} ms`
+          if (!(await this.#reply(stream, limitFrame('RATE_LIMITED', message)))) return
+          continue
+        }
         let frame: RequestFrame
         try {
           frame = parseRequestFrame(body)
@@ -169,7 +189,6 @@ export class LlmService {
           await this.#refuseFrame(stream, error)
           return
         }
-        first = false
         const reusable = await this.#serve(stream, connection.remotePeer, frame)
         if (!reusable || stream.status !== 'open' || stream.writeStatus !== 'writable') {
           if (stream.status === 'open')
@@ -328,7 +347,7 @@ export class LlmService {
   }
 }
 
-function limitFrame(code: LimitError['code'], message: string): ResponseFrame {
+function limitFrame(code: LimitError['code'] | 'RATE_LIMITED', message: string): ResponseFrame {
   return { type: 'error', code, message, retryable: true }
 }
 

@@ -5,11 +5,15 @@
  * local HTTP API.
  */
 
+import { readFile, writeFile } from 'node:fs/promises'
+import type { IncomingMessage } from 'node:http'
 import { isIPv4, isIPv6 } from 'node:net'
+import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { sendDashboard } from './api/dashboard.js'
+import { HttpError } from './api/http-error.js'
 import { createPeerMetrics, type PeerMetrics, sendMetrics } from './api/metrics.js'
 import { openAiRoutes } from './api/openai-gateway.js'
 import { type ApiServer, sendJson, startApiServer } from './api/server.js'
@@ -27,14 +31,18 @@ import {
   nodeApiAddress,
   parseHostPort,
 } from './config/index.js'
+import { parseManifest } from './config/load.js'
+import { MAX_MANIFEST_BYTES, ManifestSync } from './control/manifest-sync.js'
 import { MissionControl } from './control/mission-control.js'
 import { fetchViewFrom, StatusService } from './control/status-protocol.js'
 import { resolveStatusView } from './control/status-view-source.js'
 import { AdvertStore } from './discovery/advert-store.js'
 import { DiscoveryService } from './discovery/discovery-service.js'
+import { errorMessage } from './errors.js'
 import { BackendProber } from './health/backend-prober.js'
 import { HeartbeatService } from './health/heartbeat-service.js'
 import { MembershipView } from './health/membership.js'
+import { manifestAdoption } from './identity/manifest-version.js'
 import { MemberDirectory } from './identity/member-directory.js'
 import { loadOrCreatePeerKey } from './identity/peer-key.js'
 import { secretToPsk } from './identity/psk.js'
@@ -49,10 +57,18 @@ import type { MeshCallOptions, MeshChatRequest, MeshEmbedRequest, MeshModel } fr
 import { MeshRouter } from './routing/mesh-router.js'
 import { manifestAuthorizer } from './routing/owner-authorizer.js'
 
+/** File in the data dir holding the last manifest adopted over the mesh. */
+export const ADOPTED_MANIFEST_FILE = 'manifest.adopted.yaml'
+
 /** Options of `createPeer`. Only `manifest`, `node` and `dataDir` are required. */
 export interface PeerOptions {
   /** The loaded federation manifest. */
   manifest: Manifest
+  /**
+   * The manifest's signed text, as read from its file. With `federation.key`,
+   * the peer re-publishes it so peers that were away learn the version in force.
+   */
+  manifestText?: string
   /** This peer's node name in the manifest. */
   node: string
   /** Where the peer key lives. */
@@ -85,6 +101,8 @@ export interface PeerOptions {
 /** The parts a peer is built from, handed to the `Peer` constructor by `createPeer`. */
 export interface PeerParts {
   manifest: Manifest
+  manifestText: string | undefined
+  dataDir: string
   nodeConfig: NodeConfig
   node: ClawmeshNode
   adverts: AdvertStore
@@ -106,8 +124,14 @@ export class Peer {
   /** Peer ID as a string. */
   readonly peerId: string
   readonly name: string
-  readonly manifest: Manifest
-  readonly nodeConfig: NodeConfig
+  /** The manifest in force (replaced when a newer signed version is adopted). */
+  manifest: Manifest
+  /** Its signed text, when known. */
+  manifestText: string | undefined
+  /** Where the peer keeps its key and state. */
+  readonly dataDir: string
+  /** This peer's node in the manifest in force. */
+  nodeConfig: NodeConfig
   readonly node: ClawmeshNode
   readonly adverts: AdvertStore
   readonly discovery: DiscoveryService
@@ -126,6 +150,8 @@ export class Peer {
   readonly gatekeeper: Gatekeeper
   /** Serves `/clawmesh/status/1.0.0` (the Mission Control's view to members). */
   readonly statusService: StatusService
+  /** Adopts and spreads newer signed manifests (`/clawmesh/manifest/1`, `POST /manifest`). */
+  readonly manifestSync: ManifestSync
   /** Prometheus metrics read from this peer at scrape time (`GET /metrics`). */
   readonly metrics: PeerMetrics
   private readonly llmService: LlmService
@@ -138,6 +164,8 @@ export class Peer {
 
   constructor(parts: PeerParts) {
     this.manifest = parts.manifest
+    this.manifestText = parts.manifestText
+    this.dataDir = parts.dataDir
     this.nodeConfig = parts.nodeConfig
     this.node = parts.node
     this.adverts = parts.adverts
@@ -162,6 +190,13 @@ export class Peer {
       isMember: (peerId) => this.membership.member(peerId) !== undefined,
       log: this.log.child('status'),
     })
+    this.manifestSync = new ManifestSync({
+      node: this.node,
+      current: () => ({ manifest: this.manifest, text: this.manifestText }),
+      adopt: (manifest, text) => this.adoptManifest(manifest, text),
+      isMember: (peerId) => this.members.isMember(peerId),
+      log: this.log.child('manifest'),
+    })
     this.metrics = createPeerMetrics({
       members: () => this.membership.snapshot(),
       term: () => this.missionControl.current().term,
@@ -169,6 +204,40 @@ export class Peer {
       heartbeats: () => this.heartbeats.stats(),
       inFlight: () => this.inFlight(),
     })
+  }
+
+  /**
+   * Puts a newer signed manifest in force (called by `ManifestSync` after its
+   * checks): trust rules, membership and routing switch at once; peers the
+   * new version no longer names are disconnected with their in-flight streams.
+   * If this peer's own node is gone, the peer stops: it has been revoked.
+   */
+  async adoptManifest(manifest: Manifest, text: string): Promise<void> {
+    const own = manifest.federation.nodes.find((node) => node.name === this.name)
+    const known = new Set([
+      ...this.adverts.all().map((advert) => advert.peerId),
+      ...this.node.getConnections().map((connection) => connection.remotePeer.toString()),
+    ])
+    known.delete(this.peerId)
+    const revoked = this.members.update(manifest, [...known])
+    this.manifest = manifest
+    this.manifestText = text
+    await writeFile(join(this.dataDir, ADOPTED_MANIFEST_FILE), text, { mode: 0o600 }).catch(
+      (error: unknown) => this.log.error('cannot save the adopted manifest', { error: errorMessage(error) }),
+    )
+    if (own === undefined) {
+      this.log.error('this node is not in the adopted manifest: it has been revoked; stopping', {
+        version: manifest.version,
+      })
+      void this.stop()
+      return
+    }
+    this.nodeConfig = own
+    this.mesh.setManifest(manifest, own)
+    for (const peerId of revoked) {
+      this.adverts.forget(peerId)
+      this.gatekeeper.expel(peerId, `revoked by manifest version ${manifest.version ?? '?'}`)
+    }
   }
 
   /** Streams a chat reply for one of this peer's souls, from whichever owner the mesh picks. */
@@ -232,6 +301,7 @@ export class Peer {
     await this.api?.close()
     this.api = undefined
     await this.statusService.stop()
+    this.manifestSync.stop()
     this.gatekeeper.stop()
     this.heartbeats.stop()
     this.missionControl.stop()
@@ -285,6 +355,23 @@ export class Peer {
           handler: (_request, response) => sendJson(response, 200, { ok: true }),
         },
         {
+          // Hand this peer a newer signed manifest (YAML text); it checks, adopts and spreads it.
+          method: 'POST',
+          path: '/manifest',
+          handler: async (request, response) => {
+            const text = await readTextBody(request, MAX_MANIFEST_BYTES)
+            try {
+              sendJson(response, 200, {
+                adopted: true,
+                ...(await this.manifestSync.offer(text, 'local API')),
+              })
+            } catch (error) {
+              const code = (error as { code?: string }).code ?? 'MANIFEST_REFUSED'
+              throw new HttpError(code === 'MANIFEST_INVALID' ? 400 : 409, code, errorMessage(error))
+            }
+          },
+        },
+        {
           method: 'GET',
           path: '/status',
           handler: async (_request, response) => sendJson(response, 200, await this.statusView()),
@@ -318,18 +405,19 @@ export class Peer {
 
 /** Creates and starts a peer: key, node, discovery, API. A bad manifest or node name throws before anything starts. */
 export async function createPeer(options: PeerOptions): Promise<Peer> {
-  const nodeConfig = findNode(options.manifest, options.node)
+  const { manifest, manifestText } = await manifestInForce(options)
+  const nodeConfig = findNode(manifest, options.node)
   const log = options.log ?? createLogger('peer', { node: nodeConfig.name })
   const listen = (options.listen ?? [nodeConfig.address]).map(listenMultiaddr)
   const bootstrap = options.bootstrap ?? []
   // Port 0 means "any port" (a peer found through others, not dialable by its manifest address).
   const joinAddrs = [
-    ...options.manifest.federation.nodes
+    ...manifest.federation.nodes
       .filter((node) => node.name !== nodeConfig.name && addressHostPort(node.address).port !== 0)
       .map((node) => node.address),
     ...bootstrap,
   ].map((address) => multiaddr(addressToMultiaddr(address)))
-  const secret = options.manifest.federation.secret
+  const secret = manifest.federation.secret
   const psk = secret === undefined ? undefined : secretToPsk(secret)
   if (psk === undefined) {
     log.warn(
@@ -343,7 +431,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   })
   const identity = await loadOrCreatePeerKey(options.dataDir)
   if (identity.created) log.info('created peer key', { dataDir: options.dataDir })
-  const members = await MemberDirectory.load(options.manifest, options.dataDir, log.child('members'))
+  const members = await MemberDirectory.load(manifest, options.dataDir, log.child('members'))
   members.bindSelf(identity.peerId.toString(), nodeConfig.name)
   // Only members' adverts are accepted, under the name they are bound to (pinned or first use).
   const adverts = new AdvertStore((body) => {
@@ -351,7 +439,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   })
   const gatekeeper = new Gatekeeper({
     isMember: (peerId) => members.isMember(peerId),
-    allPinned: options.manifest.federation.nodes.every((node) => node.peer_id !== undefined),
+    allPinned: manifest.federation.nodes.every((node) => node.peer_id !== undefined),
     ...(options.strangerGraceMs === undefined ? {} : { graceMs: options.strangerGraceMs }),
     log: log.child('gatekeeper'),
   })
@@ -389,15 +477,17 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
       ...(apiAddress === false ? {} : { api: apiAddress }),
     }),
   })
-  const limits = limitSettings(options.manifest)
+  const limits = limitSettings(manifest)
   const llmService = new LlmService({
     node,
     resolveBackend: (name) => (backends.has(name) ? backends.get(name) : undefined),
-    authorize: manifestAuthorizer({
-      manifest: options.manifest,
-      self: nodeConfig.name,
-      nodeOfPeer: (peerId) => nodeOfPeer(peerId.toString())?.name,
-    }),
+    // The owner's re-check reads the manifest in force at each request (it may be replaced).
+    authorize: (context) =>
+      manifestAuthorizer({
+        manifest: peer?.manifest ?? manifest,
+        self: nodeConfig.name,
+        nodeOfPeer: (peerId) => nodeOfPeer(peerId.toString())?.name,
+      })(context),
     limits: { maxFrameBytes: limits.maxFrameBytes, maxStreamsPerPeer: limits.maxStreamsPerPeer },
     logger: log.child('llm-service'),
   })
@@ -407,7 +497,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     logger: log.child('llm-client'),
   })
   const mesh = new MeshRouter({
-    manifest: options.manifest,
+    manifest: manifest,
     self: { node: nodeConfig, peerId: node.peerId },
     client: llmClient,
     localBackend: (name) => (backends.has(name) ? backends.get(name) : undefined),
@@ -424,7 +514,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     },
     log: log.child('mesh'),
   })
-  const health = healthSettings(options.manifest)
+  const health = healthSettings(manifest)
   const membership = new MembershipView({
     self: { peerId: node.peerId.toString(), name: nodeConfig.name, trust: nodeConfig.trust },
     isMember: (peerId) => {
@@ -436,8 +526,8 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   })
   const missionControl = new MissionControl({
     membership,
-    preferred: controlPlaneNodeName(options.manifest),
-    allowLowTrustLeader: electionSettings(options.manifest).allowLowTrustLeader,
+    preferred: controlPlaneNodeName(manifest),
+    allowLowTrustLeader: electionSettings(manifest).allowLowTrustLeader,
     stabilizationMs: 2 * health.heartbeatIntervalMs,
   })
   const heartbeats = new HeartbeatService({
@@ -451,7 +541,9 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   })
   missionControl.subscribe(() => heartbeats.beatNow())
   peer = new Peer({
-    manifest: options.manifest,
+    manifest: manifest,
+    manifestText: manifestText,
+    dataDir: options.dataDir,
     nodeConfig,
     node,
     adverts,
@@ -472,6 +564,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     peer.watchModels(options.modelRefreshMs ?? 60_000)
     await llmService.start()
     await peer.statusService.start()
+    peer.manifestSync.start()
     if (apiAddress !== false) await peer.startApi(apiAddress)
     await discovery.start()
     missionControl.start()
@@ -482,6 +575,44 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     throw error
   }
   return peer
+}
+
+/**
+ * The manifest to start with: the one given, or the newer signed version this
+ * peer adopted over the mesh before it restarted (kept in the data dir), if
+ * that one still passes the adoption checks against the given one.
+ */
+async function manifestInForce(
+  options: PeerOptions,
+): Promise<{ manifest: Manifest; manifestText: string | undefined }> {
+  const given = { manifest: options.manifest, manifestText: options.manifestText }
+  if (options.manifest.federation.key === undefined) return given
+  const file = join(options.dataDir, ADOPTED_MANIFEST_FILE)
+  const text = await readFile(file, 'utf8').catch(() => undefined)
+  if (text === undefined) return given
+  try {
+    const adopted = parseManifest(text, file)
+    return manifestAdoption(options.manifest, adopted, text).adopt
+      ? { manifest: adopted, manifestText: text }
+      : given
+  } catch {
+    return given
+  }
+}
+
+/** Reads a request body as text, refusing more than `maxBytes` (413). */
+async function readTextBody(request: IncomingMessage, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.byteLength
+    if (size > maxBytes) {
+      request.destroy()
+      throw new HttpError(413, 'BODY_TOO_LARGE', `body over ${maxBytes} bytes`)
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** A listen multiaddr for an address: a DNS host listens on all interfaces at that port. */

@@ -3,6 +3,7 @@
  * The `clawmesh` command. Parses arguments, runs one sub-command, maps named
  * errors to a one-line message and exit code 1 (2 for usage errors).
  */
+import { readFile } from 'node:fs/promises'
 import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -27,7 +28,7 @@ const usage = `Usage:
   clawmesh id [--data-dir DIR]
   clawmesh demo [--data-dir DIR] [--no-ollama] [--ollama URL]
   clawmesh federation secret | keygen [--out FILE]
-  clawmesh manifest sign FILE --key KEYFILE [--endorse OLDKEY]... [--version N] [--out FILE] | verify FILE
+  clawmesh manifest sign FILE --key KEYFILE [--endorse OLDKEY]... [--version N] [--out FILE] | verify FILE | push FILE [--api URL]
 `
 
 const defaultDataDir = (): string => join(homedir(), '.clawmesh')
@@ -51,11 +52,13 @@ async function start(args: string[]): Promise<void> {
     throw new UsageError('--node needs --manifest FILE')
   const manifest =
     values.manifest === undefined ? standaloneManifest(hostname()) : await loadManifest(values.manifest)
+  const manifestText = values.manifest === undefined ? undefined : await readFile(values.manifest, 'utf8')
   const nodeName = values.node ?? manifest.federation.nodes[0]!.name
   const peer = await createPeer({
     manifest,
     node: nodeName,
     dataDir: values['data-dir'] ?? defaultDataDir(),
+    ...(manifestText === undefined ? {} : { manifestText }),
     ...(values.listen === undefined ? {} : { listen: values.listen }),
     ...(values.bootstrap === undefined ? {} : { bootstrap: values.bootstrap }),
     ...(values.api === undefined ? {} : { api: values.api }),

@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse } from 'yaml'
 import { verifyManifestSignature } from '../config/manifest-signature.js'
-import { errorMessage } from '../errors.js'
+import { ClawmeshError, errorMessage } from '../errors.js'
 import { signManifestText } from '../identity/federation-key.js'
 import { CommandFileError, CommandUsageError } from './federation-command.js'
 import { printError, printLine } from './output.js'
@@ -20,15 +20,63 @@ export const manifestUsage = `Usage:
       stamp a version (default: previous + 1) and sign; rewrites FILE unless --out;
       --endorse adds the old key's signature when federation.key is being rotated
   clawmesh manifest verify FILE
-      check the signature against the manifest's federation.key and print the version`
+      check the signature against the manifest's federation.key and print the version
+  clawmesh manifest push FILE [--api URL]
+      hand a newer signed manifest to a running peer (default http://127.0.0.1:8081);
+      it checks it, adopts it and spreads it to the federation`
 
 /** Runs `clawmesh manifest <sign|verify>` with `args` after `manifest`. */
 export async function runManifest(args: string[]): Promise<void> {
   const [sub, ...rest] = args
   if (sub === 'sign') return sign(rest)
   if (sub === 'verify') return verify(rest)
+  if (sub === 'push') return push(rest)
   throw new CommandUsageError(
     `${sub === undefined ? 'missing sub-command' : `unknown sub-command "${sub}"`}\n${manifestUsage}`,
+  )
+}
+
+/** A peer refused a pushed manifest (or could not be reached). */
+export class ManifestPushError extends ClawmeshError {
+  static override name = 'ManifestPushError'
+  constructor(code: string, message: string) {
+    super(code, message)
+  }
+}
+
+async function push(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: { api: { type: 'string', default: 'http://127.0.0.1:8081' } },
+  })
+  const file = singleFile(positionals, 'push')
+  const api = values.api.includes('://') ? values.api : `http://${values.api}`
+  const text = await readText(file)
+  let response: Response
+  try {
+    response = await fetch(new URL('/manifest', api), {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: text,
+      signal: AbortSignal.timeout(10_000),
+    })
+  } catch (error) {
+    throw new ManifestPushError('PEER_UNREACHABLE', `cannot reach ${api}: ${(error as Error).message}`)
+  }
+  const body = (await response.json().catch(() => ({}))) as {
+    version?: number
+    error?: { code?: string; message?: string }
+  }
+  if (!response.ok) {
+    throw new ManifestPushError(
+      body.error?.code ?? 'MANIFEST_REFUSED',
+      body.error?.message ?? `HTTP ${response.status}`,
+    )
+  }
+  printLine(
+    `adopted manifest version ${body.version ?? '?'} at ${api}; it spreads to the federation over gossip`,
   )
 }
 

@@ -78,7 +78,12 @@ interface Target {
 
 /** The router; implements `Mesh`. */
 export class MeshRouter implements Mesh {
-  constructor(private readonly init: MeshRouterInit) {}
+  constructor(private init: MeshRouterInit) {}
+
+  /** Switches to a newer manifest (adopted over the mesh); later requests use its trust rules. */
+  setManifest(manifest: Manifest, node: NodeConfig): void {
+    this.init = { ...this.init, manifest, self: { ...this.init.self, node } }
+  }
 
   hostsSoul(soul: string): boolean {
     return this.init.self.node.souls.includes(soul)

@@ -492,6 +492,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     logger: log.child('llm-service'),
   })
   const llmClient = new LlmClient({
+    maxStreamsPerPeer: limits.maxStreamsPerPeer,
     node,
     maxFrameBytes: limits.maxFrameBytes,
     logger: log.child('llm-client'),

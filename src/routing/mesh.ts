@@ -94,6 +94,8 @@ export function meshHttpStatus(code: string): number {
       return 413
     case 'BACKEND_RATE_LIMITED':
     case 'TOO_MANY_STREAMS':
+    case 'OWNER_BUSY':
+    case 'RATE_LIMITED':
       return 429
     case 'TIMEOUT':
     case 'BACKEND_TIMEOUT':

@@ -23,6 +23,16 @@ export interface ControlState {
   term: number
 }
 
+/** `current()`: the (leader, term) and this peer's place in the line of succession. */
+export interface CurrentControl extends ControlState {
+  /**
+   * 0 when this peer leads, 1 for the next in line, and so on, by the election
+   * order of its own view; undefined while it is not eligible. The heartbeat
+   * service beats at the base interval only for the first ranks.
+   */
+  rank: number | undefined
+}
+
 /** A change of leader (the term always rises with it). */
 export interface LeaderChange extends ControlState {
   previousLeader: string | undefined
@@ -57,6 +67,7 @@ export class MissionControl {
   private readonly options: MissionControlOptions
   private readonly listeners = new Set<LeaderListener>()
   private state: ControlState = { leader: undefined, term: 0 }
+  private rank: number | undefined
   private leaderChanges = 0
   private timer: NodeJS.Timeout | undefined
   private unsubscribe: (() => void) | undefined
@@ -88,8 +99,8 @@ export class MissionControl {
   }
 
   /** The current (leader, term); pass this as the heartbeat service's `control`. */
-  current(): ControlState {
-    return { ...this.state }
+  current(): CurrentControl {
+    return { ...this.state, rank: this.rank }
   }
 
   /** The Mission Control's peer ID, name and term, or undefined before the first election. */
@@ -157,6 +168,14 @@ export class MissionControl {
     }
 
     this.state = { leader, term }
+    const self = this.options.membership.selfPeerId
+    if (leader === self) this.rank = 0
+    else {
+      const position = ranked
+        .filter((candidate) => candidate.peerId !== leader)
+        .findIndex((c) => c.peerId === self)
+      this.rank = position < 0 ? undefined : position + 1
+    }
     this.options.membership.updateSelf({ term, leader })
     if (leader !== previous.leader) {
       this.leaderChanges++

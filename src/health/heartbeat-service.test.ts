@@ -134,4 +134,53 @@ describe('HeartbeatService validation with a hostile peer on the mesh', () => {
     // Two of ten beats carry the backend list (sequence ≡ 1 mod 5); the rest are short.
     expect(full.length).toBe(2)
   })
+
+  it('beats at the interval only for the leader and its next two successors; the rest announce a slower period', async () => {
+    mesh = await startMesh(8, timings)
+    const peers = mesh.running()
+    // The gossipsub options for small federations are in force (createNode defaults).
+    const opts = (peers[0]!.node.services.pubsub as unknown as { opts: Record<string, unknown> }).opts
+    expect(opts).toMatchObject({
+      D: 4,
+      Dlo: 3,
+      Dhi: 6,
+      Dlazy: 2,
+      floodPublish: false,
+      maxInboundDataLength: 65_536,
+    })
+    const byRank = [...peers].sort((a, b) => (a.peerId < b.peerId ? -1 : 1))
+    const fast = (list: typeof peers) => list.map((peer) => peer.heartbeats.stats().periodMs === 200)
+    // 8 alive peers × 250 ms = 2000 ms for the others (a whole number of 200 ms intervals).
+    await waitFor(
+      () =>
+        agreed(peers)?.leader === byRank[0]!.peerId &&
+        fast(byRank).join() === [true, true, true, false, false, false, false, false].join() &&
+        byRank.slice(3).every((peer) => peer.heartbeats.stats().periodMs === 2000),
+      10_000,
+    )
+    // Receivers scale a slow peer's timings from its announced period (3 × 2000 ms), not 600 ms.
+    await waitFor(
+      () =>
+        peers.every(
+          (peer) => peer === byRank[7] || peer.membership.get(byRank[7]!.peerId)?.periodMs === 2000,
+        ),
+      5000,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    for (const peer of peers) {
+      if (peer === byRank[7]) continue
+      expect(peer.membership.get(byRank[7]!.peerId)).toMatchObject({ state: 'alive', suspectAfterMs: 6000 })
+      expect(peer.membership.get(byRank[1]!.peerId)).toMatchObject({ state: 'alive', suspectAfterMs: 600 })
+    }
+    // The leader still beats every interval, so its failure is seen at the base timings; the next in line speeds up.
+    const before = agreed(peers)!
+    await mesh.kill(byRank[0]!)
+    const survivors = mesh.running()
+    const failover = await waitFor(() => {
+      const now = agreed(survivors)
+      return now?.leader === byRank[1]!.peerId && now.term > before.term
+    }, 5000)
+    expect(failover).toBeLessThan(2000)
+    await waitFor(() => byRank[3]!.heartbeats.stats().periodMs === 200, 3000)
+  })
 })

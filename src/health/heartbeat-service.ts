@@ -4,6 +4,14 @@
  * message is neither delivered nor forwarded. Accepted heartbeats go to the
  * membership view, attributed by the signed gossipsub `from`, never by the
  * payload.
+ *
+ * Adaptive period: the Mission Control and its next successors (the first
+ * `fastRanks` of the election order) beat every `intervalMs`; every other
+ * peer beats every max(intervalMs, alive peers × `periodPerPeerMs`) and
+ * announces that period, so receivers scale its suspect/dead timings. A
+ * change of leader, term, backend health or period is sent at once. The
+ * mesh's message rate is then bounded (about fastRanks / interval +
+ * 1 / periodPerPeerMs) instead of growing with N. See docs/health.md.
  */
 
 import type { Message } from '@libp2p/gossipsub'
@@ -14,7 +22,7 @@ import { createLogger, type Logger } from '../log.js'
 import { type ClawmeshNode, HEALTH_TOPIC } from '../net/index.js'
 import type { BackendProber } from './backend-prober.js'
 import { HealthOptionsError } from './errors.js'
-import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './heartbeat.js'
+import { decodeHeartbeat, encodeHeartbeat, type Heartbeat, MAX_HEARTBEAT_PERIOD_MS } from './heartbeat.js'
 import type { MembershipView } from './membership.js'
 
 /** Why a received heartbeat was dropped. */
@@ -33,6 +41,8 @@ export const dropReasons: readonly DropReason[] = [
 /** Counters of the heartbeat service. */
 export interface HeartbeatStats {
   sent: number
+  /** The heartbeat period this peer uses right now (ms). */
+  periodMs: number
   /** Payload bytes published (before gossipsub's envelope and signature). */
   bytesSent: number
   accepted: number
@@ -43,6 +53,8 @@ export interface HeartbeatStats {
 export interface AnnouncedControl {
   term: number
   leader: string | undefined
+  /** This peer's place in the line of succession (0 = leader); undefined = not eligible or unknown. */
+  rank?: number | undefined
 }
 
 /** Options of `HeartbeatService`; all but `node`, `name` and `membership` optional. */
@@ -65,12 +77,24 @@ export interface HeartbeatServiceOptions {
   epoch?: number
   /** Gossip topic. Default: `/clawmesh/health/1`. */
   topic?: string
+  /** Ranks (0 = Mission Control, 1, 2 = its next successors) that always beat every `intervalMs`. Default: 3. */
+  fastRanks?: number
+  /** Other peers beat every max(intervalMs, alive peers × this), a whole number of intervals. 0 turns the adaptive period off. Default: 250. */
+  periodPerPeerMs?: number
+  /** Upper bound of the adaptive period (ms). Default: 30000. */
+  maxIntervalMs?: number
 }
 
 /** Default heartbeat period (ms). */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000
 /** Default K: a full backend state every K heartbeats. */
 export const DEFAULT_FULL_STATE_EVERY = 10
+/** Default count of election ranks that beat at the base interval (leader + 2 successors). */
+export const DEFAULT_FAST_RANKS = 3
+/** Default adaptive period per alive peer (ms): 50 peers → a beat every 13 s from followers. */
+export const DEFAULT_PERIOD_PER_PEER_MS = 250
+/** Default cap of the adaptive period (ms). */
+export const DEFAULT_MAX_INTERVAL_MS = 30_000
 
 /** Sends heartbeats and feeds received ones into the membership view. */
 export class HeartbeatService {
@@ -78,6 +102,9 @@ export class HeartbeatService {
   readonly fullStateEvery: number
   readonly epoch: number
   readonly topic: string
+  readonly fastRanks: number
+  readonly periodPerPeerMs: number
+  readonly maxIntervalMs: number
   private readonly options: HeartbeatServiceOptions
   private readonly selfPeerId: string
   private readonly log: Logger
@@ -88,6 +115,8 @@ export class HeartbeatService {
   private backendsChanged = true
   private timer: NodeJS.Timeout | undefined
   private lastBeatAt = Number.NEGATIVE_INFINITY
+  private lastAnnounced: { term: number; leader: string | undefined; periodMs: number } | undefined
+  private periodMs: number
   private running = false
   private readonly cleanups: Array<() => void> = []
 
@@ -97,13 +126,24 @@ export class HeartbeatService {
     this.fullStateEvery = options.fullStateEvery ?? DEFAULT_FULL_STATE_EVERY
     this.epoch = options.epoch ?? Date.now()
     this.topic = options.topic ?? HEALTH_TOPIC
+    this.fastRanks = options.fastRanks ?? DEFAULT_FAST_RANKS
+    this.periodPerPeerMs = options.periodPerPeerMs ?? DEFAULT_PERIOD_PER_PEER_MS
+    this.maxIntervalMs = Math.min(
+      MAX_HEARTBEAT_PERIOD_MS,
+      Math.max(this.intervalMs, options.maxIntervalMs ?? DEFAULT_MAX_INTERVAL_MS),
+    )
+    this.periodMs = this.intervalMs
     if (!(this.intervalMs > 0) || !Number.isInteger(this.fullStateEvery) || this.fullStateEvery < 1) {
       throw new HealthOptionsError('need intervalMs > 0 and an integer fullStateEvery >= 1')
+    }
+    if (!(this.periodPerPeerMs >= 0) || !Number.isInteger(this.fastRanks) || this.fastRanks < 1) {
+      throw new HealthOptionsError('need periodPerPeerMs >= 0 and an integer fastRanks >= 1')
     }
     this.selfPeerId = options.node.peerId.toString()
     this.log = createLogger('health', { peer: options.name })
     this.counters = {
       sent: 0,
+      periodMs: this.intervalMs,
       bytesSent: 0,
       accepted: 0,
       dropped: Object.fromEntries(dropReasons.map((reason) => [reason, 0])) as Record<DropReason, number>,
@@ -180,7 +220,37 @@ export class HeartbeatService {
 
   /** Counters: sent, accepted, dropped by reason. */
   stats(): HeartbeatStats {
-    return { ...this.counters, dropped: { ...this.counters.dropped } }
+    return { ...this.counters, periodMs: this.periodMs, dropped: { ...this.counters.dropped } }
+  }
+
+  /** The period this peer should beat at now, for its election rank and the alive count. */
+  wantedPeriodMs(rank: number | undefined): number {
+    if (this.periodPerPeerMs === 0 || (rank !== undefined && rank < this.fastRanks)) return this.intervalMs
+    const wanted = this.options.membership.aliveCount() * this.periodPerPeerMs
+    // A whole number of intervals, so the tick timer lands on it.
+    const intervals = Math.max(1, Math.ceil(wanted / this.intervalMs))
+    return Math.min(this.maxIntervalMs, intervals * this.intervalMs)
+  }
+
+  // Runs every interval; publishes when the period is up or something announced has changed.
+  private tick(): void {
+    if (!this.running) return
+    const announced = this.options.control?.() ?? { term: 0, leader: undefined }
+    const period = this.wantedPeriodMs(announced.rank)
+    const last = this.lastAnnounced
+    const due =
+      this.backendsChanged ||
+      last === undefined ||
+      last.term !== announced.term ||
+      last.leader !== announced.leader ||
+      last.periodMs !== period ||
+      performance.now() - this.lastBeatAt >= period - this.intervalMs / 2
+    if (due) {
+      this.beat()
+      return
+    }
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.tick(), this.intervalMs)
   }
 
   /** The topic validator: decides Accept/Reject/Ignore and records accepted heartbeats. */
@@ -221,11 +291,14 @@ export class HeartbeatService {
   private beat(): void {
     if (!this.running) return
     clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.beat(), this.intervalMs)
+    this.timer = setTimeout(() => this.tick(), this.intervalMs)
     this.lastBeatAt = performance.now()
     this.sequence++
     const { membership, prober, inFlight, control, name } = this.options
     const announced = control?.() ?? { term: 0, leader: undefined }
+    const period = this.wantedPeriodMs(announced.rank)
+    this.periodMs = period
+    this.lastAnnounced = { term: announced.term, leader: announced.leader, periodMs: period }
     const backends = prober?.snapshot() ?? []
     const full =
       this.backendsChanged || this.sequence % this.fullStateEvery === 1 || this.fullStateEvery === 1
@@ -242,6 +315,7 @@ export class HeartbeatService {
       term: announced.term,
     }
     if (announced.leader !== undefined) heartbeat.leader = announced.leader
+    if (period > this.intervalMs) heartbeat.periodMs = period
     if (full) {
       const wallNow = Date.now()
       heartbeat.backends = backends.map((backend) => {

@@ -25,6 +25,8 @@ describe('heartbeat codec', () => {
     // Measured sizes, kept as a guard against accidental growth.
     expect(encodeHeartbeat(beat).byteLength).toBeLessThan(200)
     expect(bytes.byteLength).toBeLessThan(300)
+    const slow = { ...beat, periodMs: 13_000 }
+    expect(decodeHeartbeat(encodeHeartbeat(slow))).toEqual({ ok: true, heartbeat: slow })
   })
 
   it('rejects oversized data before parsing and malformed data of every kind', () => {
@@ -39,6 +41,8 @@ describe('heartbeat codec', () => {
       JSON.stringify({ v: 1, id: peerId, n: 'a', e: 1, s: 0, u: 0, f: 0, t: 0 }),
       JSON.stringify({ v: 1, id: peerId, n: 'a', e: 1, s: 1, u: 0, f: -1, t: 0 }),
       JSON.stringify({ v: 1, id: peerId, n: 'a', e: 1, s: 1, u: 0, f: 0, t: 0, extra: true }),
+      JSON.stringify({ v: 1, id: peerId, n: 'a', e: 1, s: 1, u: 0, f: 0, t: 0, p: 0 }),
+      JSON.stringify({ v: 1, id: peerId, n: 'a', e: 1, s: 1, u: 0, f: 0, t: 0, p: 300_001 }),
     ]
     for (const text of bad) {
       expect(decodeHeartbeat(new TextEncoder().encode(text))).toEqual({ ok: false, reason: 'malformed' })

@@ -12,6 +12,9 @@ export const MAX_HEARTBEAT_BYTES = 8192
 /** Most backends one heartbeat may report. */
 export const MAX_BACKENDS_PER_HEARTBEAT = 32
 
+/** Longest heartbeat period a peer may announce (ms); a longer one is malformed. */
+export const MAX_HEARTBEAT_PERIOD_MS = 300_000
+
 /** Wire version; a peer drops versions it does not know as malformed. */
 export const HEARTBEAT_VERSION = 1
 
@@ -43,6 +46,12 @@ export interface Heartbeat {
   leader?: string
   /** Present only when a backend changed or on every full-state beat; absent means "unchanged". */
   backends?: BackendHealthReport[]
+  /**
+   * The sender's heartbeat period (ms) when it beats slower than its base
+   * interval (adaptive period); receivers scale its suspect/dead timings.
+   * Absent: the receiver's own timings apply unscaled.
+   */
+  periodMs?: number
 }
 
 const peerIdString = z.string().min(1).max(128)
@@ -67,6 +76,7 @@ const WireHeartbeat = z.strictObject({
   t: count,
   l: peerIdString.optional(),
   b: z.array(WireBackend).max(MAX_BACKENDS_PER_HEARTBEAT).optional(),
+  p: z.number().int().positive().max(MAX_HEARTBEAT_PERIOD_MS).optional(),
 })
 
 type WireHeartbeat = z.infer<typeof WireHeartbeat>
@@ -87,6 +97,7 @@ export function encodeHeartbeat(heartbeat: Heartbeat): Uint8Array {
     t: heartbeat.term,
   }
   if (heartbeat.leader !== undefined) wire.l = heartbeat.leader
+  if (heartbeat.periodMs !== undefined) wire.p = Math.max(1, Math.round(heartbeat.periodMs))
   if (heartbeat.backends !== undefined) {
     wire.b = heartbeat.backends.map((backend) => {
       const entry: z.infer<typeof WireBackend> = {
@@ -130,6 +141,7 @@ export function decodeHeartbeat(data: Uint8Array): DecodeResult {
     term: wire.t,
   }
   if (wire.l !== undefined) heartbeat.leader = wire.l
+  if (wire.p !== undefined) heartbeat.periodMs = wire.p
   if (wire.b !== undefined) {
     heartbeat.backends = wire.b.map((entry) => {
       const report: BackendHealthReport = {

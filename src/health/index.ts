@@ -21,11 +21,15 @@ export {
   type Heartbeat,
   MAX_BACKENDS_PER_HEARTBEAT,
   MAX_HEARTBEAT_BYTES,
+  MAX_HEARTBEAT_PERIOD_MS,
 } from './heartbeat.js'
 export {
   type AnnouncedControl,
+  DEFAULT_FAST_RANKS,
   DEFAULT_FULL_STATE_EVERY,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_MAX_INTERVAL_MS,
+  DEFAULT_PERIOD_PER_PEER_MS,
   type DropReason,
   dropReasons,
   HeartbeatService,
@@ -33,7 +37,9 @@ export {
   type HeartbeatStats,
 } from './heartbeat-service.js'
 export {
+  DEFAULT_DEAD_AFTER_BEATS,
   DEFAULT_DEAD_AFTER_MS,
+  DEFAULT_SUSPECT_AFTER_BEATS,
   DEFAULT_SUSPECT_AFTER_MS,
   type IsMember,
   type MemberInfo,

@@ -82,3 +82,43 @@ describe('MembershipView', () => {
     expect(Math.abs(Date.now() - 1000 - backend!.checkedAt)).toBeLessThan(200)
   })
 })
+
+describe('MembershipView with an adaptive heartbeat period', () => {
+  it('scales suspect and dead timings from the period a peer announces, and back when it speeds up', () => {
+    const { view, advance } = setup()
+    // Base timings 300 / 600 ms; the peer announces a 1000 ms period: suspect after 3 × 1000, dead after 6 × 1000.
+    view.observe('b', beat(1, { periodMs: 1000 }), { name: 'bee', trust: 'medium' })
+    expect(view.get('b')).toMatchObject({ periodMs: 1000, suspectAfterMs: 3000 })
+    advance(2999)
+    view.check()
+    expect(view.get('b')?.state).toBe('alive')
+    advance(1)
+    view.check()
+    expect(view.get('b')?.state).toBe('suspect')
+    advance(3000)
+    view.check()
+    expect(view.get('b')?.state).toBe('dead')
+    // Promoted to the base interval: no period announced, the configured timings apply again.
+    view.observe('b', beat(2), { name: 'bee', trust: 'medium' })
+    expect(view.get('b')?.suspectAfterMs).toBe(300)
+    expect(view.get('b')?.periodMs).toBeUndefined()
+    advance(300)
+    view.check()
+    expect(view.get('b')?.state).toBe('suspect')
+  })
+
+  it('never judges a peer faster than the configured timings, and scales the connection hint too', () => {
+    const { view, advance } = setup()
+    view.observe('b', beat(1, { periodMs: 50 }), { name: 'bee', trust: 'medium' })
+    expect(view.get('b')?.suspectAfterMs).toBe(300)
+    view.observe('b', beat(2, { periodMs: 1000 }), { name: 'bee', trust: 'medium' })
+    view.connectionLost('b')
+    advance(1499)
+    view.check()
+    expect(view.get('b')?.state).toBe('alive')
+    advance(1)
+    view.check()
+    expect(view.get('b')?.state).toBe('suspect')
+    expect(view.aliveCount()).toBe(1)
+  })
+})

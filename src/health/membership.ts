@@ -44,6 +44,10 @@ export interface MemberSnapshot {
   leader: string | undefined
   /** True for the local peer. */
   self: boolean
+  /** The heartbeat period the peer last announced (ms), if it beats slower than its base interval. */
+  periodMs?: number
+  /** Silence after which this peer turns suspect (ms): `suspectAfterMs`, scaled up for a slow announced period. */
+  suspectAfterMs: number
 }
 
 /** A change the view reports to its subscribers. */
@@ -63,6 +67,13 @@ export interface MembershipOptions {
   hintSuspectAfterMs?: number
   /** How often silence is checked. Default: suspectAfterMs / 12 (250 ms at the defaults). */
   checkIntervalMs?: number
+  /**
+   * A peer that announces a heartbeat period P is suspect only after
+   * max(suspectAfterMs, suspectAfterBeats × P) of silence. Default: 3.
+   */
+  suspectAfterBeats?: number
+  /** Likewise dead after max(deadAfterMs, deadAfterBeats × P). Default: 6. */
+  deadAfterBeats?: number
   /** Window in which a peer's returns are counted (anti-flap). Default: 10 × deadAfterMs. */
   flapWindowMs?: number
   /** Monotonic clock in ms. Default: `performance.now`. */
@@ -73,6 +84,11 @@ export interface MembershipOptions {
 export const DEFAULT_SUSPECT_AFTER_MS = 3000
 /** Default silence before dead (ms). */
 export const DEFAULT_DEAD_AFTER_MS = 6000
+
+/** Default missed announced periods before suspect. */
+export const DEFAULT_SUSPECT_AFTER_BEATS = 3
+/** Default missed announced periods before dead. */
+export const DEFAULT_DEAD_AFTER_BEATS = 6
 
 /** Returns remembered per peer (bounds memory; enough to cap the anti-flap backoff). */
 const MAX_RETURNS_KEPT = 16
@@ -90,6 +106,8 @@ interface Entry {
   term: number
   leader: string | undefined
   disconnected: boolean
+  /** Announced heartbeat period (ms), undefined for a peer at the base interval. */
+  periodMs: number | undefined
 }
 
 /** Listener of membership changes. */
@@ -103,6 +121,8 @@ export class MembershipView {
   readonly hintSuspectAfterMs: number
   readonly checkIntervalMs: number
   readonly flapWindowMs: number
+  readonly suspectAfterBeats: number
+  readonly deadAfterBeats: number
   private readonly isMember: IsMember
   private readonly now: () => number
   private readonly entries = new Map<string, Entry>()
@@ -117,6 +137,11 @@ export class MembershipView {
     this.hintSuspectAfterMs = options.hintSuspectAfterMs ?? this.suspectAfterMs / 2
     this.checkIntervalMs = options.checkIntervalMs ?? Math.max(10, this.suspectAfterMs / 12)
     this.flapWindowMs = options.flapWindowMs ?? 10 * this.deadAfterMs
+    this.suspectAfterBeats = options.suspectAfterBeats ?? DEFAULT_SUSPECT_AFTER_BEATS
+    this.deadAfterBeats = options.deadAfterBeats ?? DEFAULT_DEAD_AFTER_BEATS
+    if (!(this.suspectAfterBeats > 0) || !(this.deadAfterBeats > this.suspectAfterBeats)) {
+      throw new HealthOptionsError('need 0 < suspectAfterBeats < deadAfterBeats')
+    }
     if (!(this.suspectAfterMs > 0) || !(this.deadAfterMs > this.suspectAfterMs)) {
       throw new HealthOptionsError('need 0 < suspectAfterMs < deadAfterMs')
     }
@@ -135,6 +160,7 @@ export class MembershipView {
       term: 0,
       leader: undefined,
       disconnected: false,
+      periodMs: undefined,
     })
   }
 
@@ -185,6 +211,7 @@ export class MembershipView {
         term: 0,
         leader: undefined,
         disconnected: false,
+        periodMs: undefined,
       }
       this.entries.set(peerId, entry)
     } else {
@@ -204,6 +231,7 @@ export class MembershipView {
     entry.inFlight = heartbeat.inFlight
     entry.term = heartbeat.term
     entry.leader = heartbeat.leader
+    entry.periodMs = heartbeat.periodMs
     if (heartbeat.backends !== undefined) {
       const wallNow = Date.now()
       entry.backends = heartbeat.backends.map((report) => {
@@ -256,9 +284,13 @@ export class MembershipView {
     for (const entry of this.entries.values()) {
       if (entry.peerId === this.selfPeerId) continue
       const silence = now - entry.lastHeard
+      const suspectAfter = this.suspectAfterFor(entry)
       let state: PeerState = 'alive'
-      if (silence >= this.deadAfterMs) state = 'dead'
-      else if (silence >= this.suspectAfterMs || (entry.disconnected && silence >= this.hintSuspectAfterMs)) {
+      if (silence >= this.deadAfterFor(entry)) state = 'dead'
+      else if (
+        silence >= suspectAfter ||
+        (entry.disconnected && silence >= (suspectAfter * this.hintSuspectAfterMs) / this.suspectAfterMs)
+      ) {
         state = 'suspect'
       }
       // Silence only ever worsens a state here; only a heartbeat makes a peer alive again.
@@ -268,6 +300,13 @@ export class MembershipView {
         this.emit({ type: 'state', peerId: entry.peerId, name: entry.info.name, from, to: state })
       }
     }
+  }
+
+  /** How many peers (self included) are alive in this view. */
+  aliveCount(): number {
+    let count = 0
+    for (const entry of this.entries.values()) if (entry.state === 'alive') count++
+    return count
   }
 
   /** One peer's current view, or undefined if never heard from. */
@@ -300,7 +339,18 @@ export class MembershipView {
       term: entry.term,
       leader: entry.leader,
       self,
+      ...(entry.periodMs === undefined ? {} : { periodMs: entry.periodMs }),
+      suspectAfterMs: this.suspectAfterFor(entry),
     }
+  }
+
+  // A peer beating every P ms is judged by missed beats, never faster than the configured timings.
+  private suspectAfterFor(entry: Entry): number {
+    return Math.max(this.suspectAfterMs, this.suspectAfterBeats * (entry.periodMs ?? 0))
+  }
+
+  private deadAfterFor(entry: Entry): number {
+    return Math.max(this.deadAfterMs, this.deadAfterBeats * (entry.periodMs ?? 0))
   }
 
   private emit(event: MembershipEvent): void {

@@ -54,6 +54,131 @@ export interface CreateNodeOptions {
   connectionGater?: ConnectionGater
   /** Start the node at once. Default: true. */
   start?: boolean
+  /** Gossipsub tuning; unset fields take `DEFAULT_GOSSIP_OPTIONS` (see docs/health.md). */
+  gossip?: GossipOptions
+}
+
+/**
+ * Gossipsub settings clawmesh exposes. Mesh degrees and gossip fan-out follow
+ * the gossipsub spec's names (D, Dlo, Dhi, Dlazy, Dout, Dscore).
+ */
+export interface GossipOptions {
+  /** Target mesh degree. */
+  D?: number
+  /** Fewest mesh peers before grafting more. */
+  Dlo?: number
+  /** Most mesh peers before pruning. */
+  Dhi?: number
+  /** Mesh peers kept by score when pruning. */
+  Dscore?: number
+  /** Outbound mesh peers kept (must be < Dlo and <= D / 2). */
+  Dout?: number
+  /** Least peers sent IHAVE gossip per gossipsub heartbeat. */
+  Dlazy?: number
+  /** Share of non-mesh peers sent IHAVE gossip (at least Dlazy). */
+  gossipFactor?: number
+  /** Gossipsub heartbeats of message IDs advertised in IHAVE. */
+  historyGossip?: number
+  /** Gossipsub heartbeats a message stays in the cache (IWANT answers). */
+  historyLength?: number
+  /** Send one's own messages to every subscribed peer instead of the mesh only. */
+  floodPublish?: boolean
+  /** Smallest message for which IDONTWANT is sent to mesh peers (bytes). */
+  idontwantMinDataSize?: number
+  /** Largest inbound RPC (bytes); a longer length prefix closes the stream before decoding. */
+  maxInboundDataLength?: number
+  /** Per-RPC counts refused while decoding. */
+  decodeRpcLimits?: {
+    maxSubscriptions: number
+    maxMessages: number
+    maxIhaveMessageIDs: number
+    maxIwantMessageIDs: number
+    maxIdontwantMessageIDs: number
+    maxControlMessages: number
+    maxPeerInfos: number
+  }
+}
+
+/**
+ * Gossipsub defaults for a small federation (tens of peers, one small topic),
+ * chosen by measurement (BENCHMARKS.md "Health and election"): a lean mesh
+ * (D 4 instead of 6), own messages to the mesh only (no flood publish, which
+ * costs one copy per subscribed peer), IHAVE gossip to 2 peers about one
+ * gossipsub heartbeat of IDs (instead of a quarter of all non-mesh peers about
+ * three), and inbound RPCs capped at 64 KiB.
+ */
+export const DEFAULT_GOSSIP_OPTIONS: Readonly<Required<GossipOptions>> = {
+  D: 4,
+  Dlo: 3,
+  Dhi: 6,
+  Dscore: 2,
+  Dout: 1,
+  Dlazy: 2,
+  gossipFactor: 0,
+  historyGossip: 1,
+  historyLength: 5,
+  floodPublish: false,
+  // Heartbeats are ~150-350 bytes: an IDONTWANT (a ~46-byte ID to every mesh peer) would cost about what it saves.
+  idontwantMinDataSize: 512,
+  maxInboundDataLength: 64 * 1024,
+  decodeRpcLimits: {
+    maxSubscriptions: 256,
+    maxMessages: 256,
+    maxIhaveMessageIDs: 1000,
+    maxIwantMessageIDs: 1000,
+    maxIdontwantMessageIDs: 512,
+    maxControlMessages: 256,
+    maxPeerInfos: 16,
+  },
+}
+
+/** Gossipsub's own defaults (v17), for comparison runs: D 6, flood publish, IHAVE about 3 heartbeats to >= 6 peers. */
+export const GOSSIPSUB_LIBRARY_DEFAULTS: Readonly<Required<GossipOptions>> = {
+  D: 6,
+  Dlo: 4,
+  Dhi: 12,
+  Dscore: 4,
+  Dout: 2,
+  Dlazy: 6,
+  gossipFactor: 0.25,
+  historyGossip: 3,
+  historyLength: 5,
+  floodPublish: true,
+  idontwantMinDataSize: 512,
+  maxInboundDataLength: 4 * 1024 * 1024,
+  decodeRpcLimits: {
+    maxSubscriptions: 5000,
+    maxMessages: 5000,
+    maxIhaveMessageIDs: 5000,
+    maxIwantMessageIDs: 5000,
+    maxIdontwantMessageIDs: 512,
+    maxControlMessages: 5000,
+    maxPeerInfos: 16,
+  },
+}
+
+/** The gossipsub init fields for `options` over `DEFAULT_GOSSIP_OPTIONS`. */
+export function gossipsubInit(options: GossipOptions = {}) {
+  const merged = { ...DEFAULT_GOSSIP_OPTIONS, ...stripUndefined(options) }
+  return {
+    D: merged.D,
+    Dlo: merged.Dlo,
+    Dhi: merged.Dhi,
+    Dscore: merged.Dscore,
+    Dout: merged.Dout,
+    Dlazy: merged.Dlazy,
+    gossipFactor: merged.gossipFactor,
+    mcacheGossip: merged.historyGossip,
+    mcacheLength: merged.historyLength,
+    floodPublish: merged.floodPublish,
+    idontwantMinDataSize: merged.idontwantMinDataSize,
+    maxInboundDataLength: merged.maxInboundDataLength,
+    decodeRpcLimits: { ...merged.decodeRpcLimits },
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>
 }
 
 /** Creates (and by default starts) a clawmesh libp2p node. */
@@ -93,6 +218,7 @@ export async function createNode(options: CreateNodeOptions): Promise<ClawmeshNo
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
+        ...gossipsubInit(options.gossip),
         ...(options.ipColocationFactorWeight === undefined
           ? {}
           : { scoreParams: { IPColocationFactorWeight: options.ipColocationFactorWeight } }),

@@ -511,7 +511,11 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
       const member = membership.get(peerId)
       if (member === undefined) return {}
       const probe = member.backends.find((entry) => entry.name === backend)
-      return { inFlight: member.inFlight, ...(probe === undefined ? {} : { healthy: probe.ok }) }
+      return {
+        inFlight: member.inFlight,
+        state: member.state,
+        ...(probe === undefined ? {} : { healthy: probe.ok }),
+      }
     },
     log: log.child('mesh'),
   })

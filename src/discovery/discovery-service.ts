@@ -369,7 +369,7 @@ export class DiscoveryService {
 
   /**
    * Dials every join address not connected yet. A failing address backs off
-   * exponentially (250 ms doubling to 30 s) so a dead host costs little, and is
+   * exponentially (250 ms doubling to 5 s) so a dead host costs little, and is
    * retried for ever, which is how a partition or a restarted host heals.
    */
   private async join(): Promise<void> {
@@ -391,7 +391,7 @@ export class DiscoveryService {
           await node.dial(addr, { signal: AbortSignal.timeout(5_000) })
           this.joinBackoff.delete(key)
         } catch (error) {
-          const delay = Math.min(30_000, (backoff?.delay ?? 125) * 2)
+          const delay = Math.min(5_000, (backoff?.delay ?? 125) * 2)
           this.joinBackoff.set(key, { delay, next: Date.now() + delay })
           log.debug('join dial failed', { addr: key, retryInMs: delay, error: errorMessage(error) })
         }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { waitFor } from '../../test/cli-process.js'
 import { type MeshFixture, startMeshFixture } from '../../test/mesh-fixture.js'
 import type { ChatPart } from '../llm/types.js'
 
@@ -137,6 +138,27 @@ describe('mesh routing with three real peers (claworc shape)', () => {
       expect(text(parts)).toBe('Hello, world!')
     }
     expect(mesh.providers['fast-replica']!.requests.length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('fails fast with OWNER_UNREACHABLE when heartbeats say every owner is dead (a crash or a partition)', async () => {
+    mesh = await startMeshFixture({
+      health: { heartbeat_interval_ms: 200, suspect_after_ms: 600, dead_after_ms: 1_200 },
+    })
+    const asker = mesh.peers['vps-public']!
+    const ownerId = mesh.peers['vps-fast']!.peerId
+    await mesh.peers['vps-fast']!.stop()
+    await waitFor(() => asker.membership.get(ownerId)?.state === 'dead', 10_000, 'the owner to be dead')
+    const started = Date.now()
+    await expect(
+      collect(
+        asker.chat({
+          soul: 'weather-brief',
+          model: 'fast/gpt-fast',
+          request: { messages: [{ role: 'user', content: 'x' }] },
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'OWNER_UNREACHABLE', message: expect.stringContaining('vps-fast') })
+    expect(Date.now() - started).toBeLessThan(200)
   })
 
   it('ends the stream with an error, within a bound, when the owner dies mid-stream', async () => {

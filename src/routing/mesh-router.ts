@@ -41,6 +41,8 @@ export interface OwnerHealth {
   /** Backend health from the owner's last heartbeat. */
   healthy?: boolean
   inFlight?: number
+  /** The owner's state in the membership view. A dead owner is not tried; a suspect one is tried last. */
+  state?: 'alive' | 'suspect' | 'dead'
 }
 
 /** What the router needs from the peer around it. */
@@ -161,10 +163,8 @@ export class MeshRouter implements Mesh {
       this.init.adverts().flatMap((advert) => advert.backends.map((backend) => backend.name)),
     )
     for (const backend of backends) {
-      const { eligible } = rankOwners(
-        await this.candidates(backend),
-        this.rankOptions(soul, sensitivity, backend),
-      )
+      const { candidates } = await this.candidates(backend)
+      const { eligible } = rankOwners(candidates, this.rankOptions(soul, sensitivity, backend))
       for (const owner of eligible) {
         for (const model of owner.models) {
           const id = `${backend}/${model}`
@@ -183,7 +183,13 @@ export class MeshRouter implements Mesh {
     const { manifest } = this.init
     const sensitivity = soulSensitivity(manifest, soul)
     const { backend, model: named } = await this.splitModel(soul, requested)
-    const all = await this.candidates(backend)
+    const { candidates: all, unreachable } = await this.candidates(backend)
+    if (all.length === 0 && unreachable.length > 0) {
+      throw new MeshError(
+        'OWNER_UNREACHABLE',
+        `every owner of backend "${backend}" is unreachable (${unreachable.join(', ')}: no heartbeat heard)`,
+      )
+    }
     if (all.length === 0)
       throw new MeshError('UNKNOWN_BACKEND', `no node of the federation offers backend "${backend}"`)
     const model = named === '' ? this.defaultModel(soul, backend, all) : named
@@ -256,9 +262,11 @@ export class MeshRouter implements Mesh {
     return first
   }
 
-  private async candidates(backend: string): Promise<Candidate[]> {
+  /** Owners of `backend` that are members, and the names of those known to be dead right now. */
+  private async candidates(backend: string): Promise<{ candidates: Candidate[]; unreachable: string[] }> {
     const { self } = this.init
     const candidates: Candidate[] = []
+    const unreachable: string[] = []
     for (const advert of await this.init.ownersOfBackend(backend)) {
       const node = this.init.nodeOfPeer(advert.peerId)
       if (node === undefined) continue
@@ -267,6 +275,12 @@ export class MeshRouter implements Mesh {
       const health = this.init.health?.(advert.peerId, backend) ?? {}
       const local = advert.peerId === self.peerId.toString()
       if (local && this.init.localBackend(backend) === undefined) continue
+      // Heartbeats say it is gone (crashed, or on the other side of a partition): trying it would
+      // only wait out a dial timeout, so the request fails fast or goes to a live owner instead.
+      if (!local && health.state === 'dead') {
+        unreachable.push(node.name)
+        continue
+      }
       candidates.push({
         peerId: advert.peerId,
         name: node.name,
@@ -275,11 +289,15 @@ export class MeshRouter implements Mesh {
         connected: local || this.init.isConnected(advert.peerId),
         local,
         models: advertised?.models ?? [],
-        ...(health.healthy === undefined ? {} : { healthy: health.healthy }),
+        ...(health.state === 'suspect'
+          ? { healthy: false }
+          : health.healthy === undefined
+            ? {}
+            : { healthy: health.healthy }),
         ...(health.inFlight === undefined ? {} : { inFlight: health.inFlight }),
       })
     }
-    return candidates
+    return { candidates, unreachable }
   }
 
   private requireSoul(soul: string): void {

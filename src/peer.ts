@@ -482,12 +482,20 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     node,
     resolveBackend: (name) => (backends.has(name) ? backends.get(name) : undefined),
     // The owner's re-check reads the manifest in force at each request (it may be replaced).
-    authorize: (context) =>
+    authorize: async (context) => {
+      // A member that has just joined may call before its advert reached us: read it from the
+      // caller first (bounded), then judge. A stranger's advert is refused, so it stays unknown.
+      if (nodeOfPeer(context.remotePeer.toString()) === undefined) {
+        await discovery
+          .fetchAdvert(context.remotePeer, { signal: AbortSignal.timeout(2_000) })
+          .catch(() => undefined)
+      }
       manifestAuthorizer({
         manifest: peer?.manifest ?? manifest,
         self: nodeConfig.name,
         nodeOfPeer: (peerId) => nodeOfPeer(peerId.toString())?.name,
-      })(context),
+      })(context)
+    },
     limits: { maxFrameBytes: limits.maxFrameBytes, maxStreamsPerPeer: limits.maxStreamsPerPeer },
     logger: log.child('llm-service'),
   })

@@ -14,6 +14,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from './constants.js'
+import { installXsalsa20Chunking } from './pnet-cipher-fix.js'
 
 /** The services every clawmesh node carries. */
 export type ClawmeshServices = {
@@ -183,6 +184,8 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 
 /** Creates (and by default starts) a clawmesh libp2p node. */
 export async function createNode(options: CreateNodeOptions): Promise<ClawmeshNode> {
+  // The pnet cipher's shared WASM memory grows without bound across connections (src/net/pnet-cipher-fix.ts).
+  if (options.psk !== undefined) installXsalsa20Chunking()
   const peerDiscovery = options.bootstrap?.length ? [bootstrap({ list: options.bootstrap, timeout: 0 })] : []
   return createLibp2p({
     privateKey: options.privateKey,

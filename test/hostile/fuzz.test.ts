@@ -27,6 +27,7 @@ import { startFakeProvider } from '../../src/llm/testing/start-fake-provider.js'
 import { createLogger } from '../../src/log.js'
 import { DHT_PROTOCOL, HEALTH_TOPIC, LLM_PROTOCOL, STATUS_PROTOCOL } from '../../src/net/constants.js'
 import { type ClawmeshNode, createNode } from '../../src/net/create-node.js'
+import { installXsalsa20Chunking } from '../../src/net/pnet-cipher-fix.js'
 import { createPeer, type Peer } from '../../src/peer.js'
 import { FrameReader } from '../../src/routing/frame-reader.js'
 import { parseResponseFrame } from '../../src/routing/frames.js'
@@ -45,7 +46,6 @@ import {
   varint,
 } from './fuzz-inputs.js'
 import type { TargetConfig, TargetReport } from './target-peer.js'
-import { installXsalsa20Chunking } from './xsalsa20-chunked.js'
 
 // The attackers (this process) must not crash on the pnet cipher bug; the target runs the unpatched library.
 installXsalsa20Chunking()

@@ -1,5 +1,5 @@
 /**
- * The pnet cipher crash found by the fuzz run (see xsalsa20-chunked.ts), shown
+ * The pnet cipher crash found by the fuzz run (see src/net/pnet-cipher-fix.ts), shown
  * on the library in a fresh process, and the 64 KiB chunking that avoids it.
  */
 import { spawnSync } from 'node:child_process'

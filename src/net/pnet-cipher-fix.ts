@@ -1,5 +1,6 @@
 /**
- * Test-side workaround for a crash in `xsalsa20` 1.2.0 (the cipher of
+ * Workaround, installed by `createNode` whenever a federation secret is set,
+ * for a crash in `xsalsa20` 1.2.0 (the cipher of
  * `@libp2p/pnet`): its WASM memory is shared by every connection and grows
  * to fit the largest single `update()`; an instance whose memory view went
  * stale after another one grew it grows it again by its own full size. With
@@ -12,8 +13,9 @@
  * stale is pointed at the current memory before it runs (so it does not
  * grow it again). XSalsa20 is a stream cipher and the module keeps the
  * keystream position across calls, so the output is the same.
- * Installed only in the fuzz test's own process (the attackers); the peer
- * under test runs the unpatched library.
+ * Found by the fuzz run (`test/hostile/fuzz.test.ts`); the library's crash
+ * and this fix's equivalence are shown in `test/hostile/xsalsa20.test.ts`.
+ * Remove when `@libp2p/pnet` stops depending on the affected release.
  */
 import { createRequire } from 'node:module'
 

@@ -465,6 +465,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     log: log.child('discovery'),
     joinAddrs,
     isWanted: (peerId) => !isSelf(peerId),
+    isMember: (peerId) => members.isMember(peerId.toString()),
     ...options.discovery,
     describe: () => ({
       name: nodeConfig.name,

@@ -38,8 +38,8 @@ export const MAX_RELAYED_ADVERTS = 1024
 /** Asked for our advert before the first one was signed. */
 export class AdvertUnavailableError extends ClawmeshError {
   static override name = 'AdvertUnavailableError'
-  constructor() {
-    super('ADVERT_UNAVAILABLE', 'no advert published yet')
+  constructor(message = 'no advert published yet') {
+    super('ADVERT_UNAVAILABLE', message)
   }
 }
 
@@ -64,6 +64,8 @@ export interface DiscoveryServiceOptions {
   sweepIntervalMs?: number
   /** Addresses (multiaddrs, with or without /p2p/) to keep dialling until connected. */
   joinAddrs?: Multiaddr[]
+  /** Serves the federation's adverts only to peers this accepts. Default: everyone. */
+  isMember?: (peerId: PeerId) => boolean
   /** Refuses to dial or fetch from peers this returns false for. Default: all. */
   isWanted?: (peerId: PeerId) => boolean
 }
@@ -102,6 +104,8 @@ export class DiscoveryService {
   async start(): Promise<void> {
     this.stopped = false
     const { node } = this.options
+    // Signed before the protocol is served: the exchange opens with the caller's own advert.
+    await this.signOwn()
     await node.handle(ADVERT_PROTOCOL, this.serveAdvert, { maxInboundStreams: 64 })
     node.addEventListener('peer:identify', this.onIdentify)
     node.addEventListener('peer:discovery', this.onDiscovery)
@@ -214,8 +218,9 @@ export class DiscoveryService {
     return result
   }
 
-  private async publishOwn(): Promise<PublishResult> {
-    const { node, privateKey, store, log } = this.options
+  /** Signs a fresh advert (new sequence) and holds it as the one this peer shows. */
+  private async signOwn(): Promise<{ body: AdvertBody; value: Uint8Array }> {
+    const { node, privateKey, store } = this.options
     this.seq = nextSequence(this.seq)
     const self = this.options.describe()
     const body: AdvertBody = {
@@ -230,8 +235,14 @@ export class DiscoveryService {
       ...(self.api === undefined ? {} : { api: self.api }),
     }
     const value = await encodeAdvert(privateKey, body)
-    store.accept(body)
+    store.accept(body, value)
     this.encoded = value
+    return { body, value }
+  }
+
+  private async publishOwn(): Promise<PublishResult> {
+    const { node, log } = this.options
+    const { body, value } = await this.signOwn()
     let storedBy = 0
     // Alone, `put` only stores locally (so peers that find us can `get` it) and then waits for
     // closer peers that do not exist; bound that wait.
@@ -286,6 +297,8 @@ export class DiscoveryService {
     const stream = await node.dialProtocol(peerId, ADVERT_PROTOCOL, options)
     try {
       const reader = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+      // Our own signed advert first: it is how the other side learns we are a member.
+      if (this.encoded !== undefined) await reader.write(this.encoded, options)
       const own = (await reader.read(options)).subarray()
       const body = await decodeAdvert(advertKey(peerId), own)
       await store.offer(advertKey(peerId), own)
@@ -326,6 +339,13 @@ export class DiscoveryService {
     try {
       if (this.encoded === undefined) throw new AdvertUnavailableError()
       const writer = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+      // The caller opens with its own signed advert; it is verified (signature, key, sequence,
+      // membership) like any other. The federation's adverts are for members only.
+      const hello = (await writer.read({ signal })).subarray()
+      await this.options.store.offer(advertKey(connection.remotePeer), hello)
+      const isMember = this.options.isMember
+      if (isMember !== undefined && !isMember(connection.remotePeer))
+        throw new AdvertUnavailableError('adverts are served to members only')
       await writer.write(this.encoded, { signal })
       const self = this.options.node.peerId.toString()
       const relayed = this.options.store

@@ -7,11 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { freePort, waitFor } from '../../test/cli-process.js'
 import { Manifest } from '../config/schema.js'
 import { fetchViewFrom } from '../control/status-protocol.js'
 import { advertKey, encodeAdvert } from '../discovery/advert.js'
+import { ADVERT_PROTOCOL } from '../discovery/discovery-service.js'
 import { generateSecret, secretToPsk } from '../identity/psk.js'
 import type { FakeProvider } from '../llm/testing/fake-provider.js'
 import { startFakeProvider } from '../llm/testing/start-fake-provider.js'
@@ -140,6 +142,12 @@ describe('federation membership (real peers)', () => {
     expect(home.adverts.rejected.get('NAME_TAKEN') ?? 0).toBeGreaterThan(0)
     expect(home.adverts.get(strangerId)).toBeUndefined()
     expect(home.membership.get(strangerId)).toBeUndefined()
+    // No federation adverts either: the advert exchange opens with the caller's own advert,
+    // which is refused, and the stream is reset without a byte of anyone else's.
+    const exchange = await stranger.dialProtocol(home.node.peerId, ADVERT_PROTOCOL)
+    const lp = lpStream(exchange, { maxDataLength: 64 * 1024 })
+    await lp.write(await encodeAdvert(strangerKey, body))
+    expect(await codeOf(lp.read({ signal: AbortSignal.timeout(2_000) }))).not.toBe('RESOLVED')
     // It is disconnected after the grace period; a reconnection is refused by the gater (the
     // dialer may see its half of the handshake finish, but the connection dies at once).
     await waitFor(() => stranger.getConnections().length === 0, 5_000, 'the stranger to be disconnected')

@@ -28,4 +28,14 @@ describe('createNode', () => {
     const connection = await a.dial(bare)
     expect(connection.remotePeer.equals(b.peerId)).toBe(true)
   })
+
+  it('keeps no /pk/ records: the namespace is refused by its validator', async () => {
+    const a = await createNode({ privateKey: await generateKeyPair('Ed25519') })
+    nodes.push(a)
+    const validate = a.services.dht.validators.pk
+    expect(validate).toBeDefined()
+    expect(() => validate!(new TextEncoder().encode('/pk/anything'), new Uint8Array(8))).toThrow(
+      expect.objectContaining({ code: 'DHT_RECORD_REFUSED' }),
+    )
+  })
 })

@@ -13,6 +13,7 @@ import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { ClawmeshError } from '../errors.js'
 import { DHT_PROTOCOL } from './constants.js'
 import { installXsalsa20Chunking } from './pnet-cipher-fix.js'
 
@@ -182,6 +183,19 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>
 }
 
+/** DHT validator that refuses every `/pk/` record. */
+function refusePublicKeyRecord(): never {
+  throw new DhtRecordRefusedError('/pk/ records are not accepted on the clawmesh DHT')
+}
+
+/** A DHT record of a namespace clawmesh does not keep. */
+export class DhtRecordRefusedError extends ClawmeshError {
+  static override name = 'DhtRecordRefusedError'
+  constructor(message: string) {
+    super('DHT_RECORD_REFUSED', message)
+  }
+}
+
 /** Creates (and by default starts) a clawmesh libp2p node. */
 export async function createNode(options: CreateNodeOptions): Promise<ClawmeshNode> {
   // The pnet cipher's shared WASM memory grows without bound across connections (src/net/pnet-cipher-fix.ts).
@@ -215,7 +229,9 @@ export async function createNode(options: CreateNodeOptions): Promise<ClawmeshNo
         protocol: DHT_PROTOCOL,
         clientMode: false,
         peerInfoMapper: passthroughMapper,
-        validators: options.validators ?? {},
+        // clawmesh keeps only its own `/clawmesh/` records; the built-in `/pk/` namespace (public
+        // keys, needless with Ed25519 peer IDs) would let any connected peer fill our datastore.
+        validators: { pk: refusePublicKeyRecord, ...options.validators },
         selectors: options.selectors ?? {},
       }),
       pubsub: gossipsub({

@@ -120,7 +120,9 @@ describe('multi-host bed, 3 hosts (claworc shape): one clawmesh process per name
       const across = await bed.chat('vps-public', 'weather-brief', 'edge/m', 30_000)
       expect(across.ok).toBe(false)
       expect([502, 503]).toContain(across.status)
-      expect(across.error).toMatch(/every owner failed: cannot open \/clawmesh\/llm.*OWNER_FAILED/)
+      expect(across.error).toMatch(
+        /no heartbeat heard.*OWNER_UNREACHABLE|every owner failed: cannot open \/clawmesh\/llm.*OWNER_FAILED/,
+      )
       expect(across.ms).toBeLessThan(CROSS_SIDE_FAIL_BOUND_MS)
     } finally {
       await bed.heal()
@@ -224,8 +226,10 @@ describe('multi-host bed, 10 generated hosts: one clawmesh process per namespace
       expect((await bed.chat('h05', 'soul-h05', 'fast/m')).ok).toBe(true)
       const across = await bed.chat('h08', 'soul-h08', 'fast/m', 30_000)
       expect(across.ok).toBe(false)
-      expect(across.status).toBe(502)
-      expect(across.error).toMatch(/every owner failed: cannot open \/clawmesh\/llm.*OWNER_FAILED/)
+      expect([502, 503]).toContain(across.status)
+      expect(across.error).toMatch(
+        /no heartbeat heard.*OWNER_UNREACHABLE|every owner failed: cannot open \/clawmesh\/llm.*OWNER_FAILED/,
+      )
       expect(across.ms).toBeLessThan(CROSS_SIDE_FAIL_BOUND_MS)
     } finally {
       await bed.heal()

@@ -69,6 +69,8 @@ interface Candidate extends OwnerCandidate {
   peerId: string
   local: boolean
   models: string[]
+  /** Heartbeats say it is gone (crashed, or across a partition): not tried, so requests fail fast. */
+  dead: boolean
 }
 
 interface Target {
@@ -163,8 +165,10 @@ export class MeshRouter implements Mesh {
       this.init.adverts().flatMap((advert) => advert.backends.map((backend) => backend.name)),
     )
     for (const backend of backends) {
-      const { candidates } = await this.candidates(backend)
-      const { eligible } = rankOwners(candidates, this.rankOptions(soul, sensitivity, backend))
+      const { eligible } = rankOwners(
+        await this.candidates(backend),
+        this.rankOptions(soul, sensitivity, backend),
+      )
       for (const owner of eligible) {
         for (const model of owner.models) {
           const id = `${backend}/${model}`
@@ -183,13 +187,7 @@ export class MeshRouter implements Mesh {
     const { manifest } = this.init
     const sensitivity = soulSensitivity(manifest, soul)
     const { backend, model: named } = await this.splitModel(soul, requested)
-    const { candidates: all, unreachable } = await this.candidates(backend)
-    if (all.length === 0 && unreachable.length > 0) {
-      throw new MeshError(
-        'OWNER_UNREACHABLE',
-        `every owner of backend "${backend}" is unreachable (${unreachable.join(', ')}: no heartbeat heard)`,
-      )
-    }
+    const all = await this.candidates(backend)
     if (all.length === 0)
       throw new MeshError('UNKNOWN_BACKEND', `no node of the federation offers backend "${backend}"`)
     const model = named === '' ? this.defaultModel(soul, backend, all) : named
@@ -197,12 +195,21 @@ export class MeshRouter implements Mesh {
     if (withModel.length === 0) {
       throw new MeshError('UNKNOWN_MODEL', `backend "${backend}" has no model "${model}"`)
     }
+    // Trust first (a refusal names the rule), then liveness among the owners the rules allow.
     const { eligible, refused } = rankOwners(withModel, this.rankOptions(soul, sensitivity, backend))
     if (eligible.length === 0) {
       const reasons = refused.map((entry) => entry.error.message).join('; ')
       throw new MeshError('NO_ELIGIBLE_OWNER', `trust rules leave no owner of "${backend}": ${reasons}`)
     }
-    return { backend, model, sensitivity, owners: eligible }
+    const live = eligible.filter((owner) => !owner.dead)
+    if (live.length === 0) {
+      const names = eligible.map((owner) => owner.name).join(', ')
+      throw new MeshError(
+        'OWNER_UNREACHABLE',
+        `every owner of backend "${backend}" the soul may use is unreachable (${names}: no heartbeat heard)`,
+      )
+    }
+    return { backend, model, sensitivity, owners: live }
   }
 
   private rankOptions(soul: string, sensitivity: TrustLevel, backend: string) {
@@ -262,11 +269,10 @@ export class MeshRouter implements Mesh {
     return first
   }
 
-  /** Owners of `backend` that are members, and the names of those known to be dead right now. */
-  private async candidates(backend: string): Promise<{ candidates: Candidate[]; unreachable: string[] }> {
+  /** Owners of `backend` that are members (those heartbeats say are dead are flagged). */
+  private async candidates(backend: string): Promise<Candidate[]> {
     const { self } = this.init
     const candidates: Candidate[] = []
-    const unreachable: string[] = []
     for (const advert of await this.init.ownersOfBackend(backend)) {
       const node = this.init.nodeOfPeer(advert.peerId)
       if (node === undefined) continue
@@ -277,10 +283,7 @@ export class MeshRouter implements Mesh {
       if (local && this.init.localBackend(backend) === undefined) continue
       // Heartbeats say it is gone (crashed, or on the other side of a partition): trying it would
       // only wait out a dial timeout, so the request fails fast or goes to a live owner instead.
-      if (!local && health.state === 'dead') {
-        unreachable.push(node.name)
-        continue
-      }
+      const dead = !local && health.state === 'dead'
       candidates.push({
         peerId: advert.peerId,
         name: node.name,
@@ -288,6 +291,7 @@ export class MeshRouter implements Mesh {
         backendMinTrust: config === undefined ? node.trust : backendMinTrust(node, config),
         connected: local || this.init.isConnected(advert.peerId),
         local,
+        dead,
         models: advertised?.models ?? [],
         ...(health.state === 'suspect'
           ? { healthy: false }
@@ -297,7 +301,7 @@ export class MeshRouter implements Mesh {
         ...(health.inFlight === undefined ? {} : { inFlight: health.inFlight }),
       })
     }
-    return { candidates, unreachable }
+    return candidates
   }
 
   private requireSoul(soul: string): void {

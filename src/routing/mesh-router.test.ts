@@ -147,7 +147,13 @@ describe('mesh routing with three real peers (claworc shape)', () => {
     const asker = mesh.peers['vps-public']!
     const ownerId = mesh.peers['vps-fast']!.peerId
     await mesh.peers['vps-fast']!.stop()
-    await waitFor(() => asker.membership.get(ownerId)?.state === 'dead', 30_000, 'the owner to be dead')
+    await waitFor(
+      () => asker.membership.get(ownerId)?.state === 'dead',
+      30_000,
+      'the owner to be dead',
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}: ${JSON.stringify(asker.membership.get(ownerId))}`)
+    })
     const started = Date.now()
     await expect(
       collect(

@@ -107,9 +107,19 @@ export class NetnsBed {
     const bed = new NetnsBed(options, await mkdtemp(join(tmpdir(), `clawmesh-${options.prefix}-`)))
     // If the test process dies without afterAll, still take the namespaces down.
     process.once('exit', () => bed.destroySync())
-    await run('bash', [netnsScript, 'up', String(options.hosts.length), options.prefix], {
-      env: { ...process.env, NETNS_SUBNET: bed.subnet },
-    })
+    // The kernel tears namespaces (and their veths) down asynchronously after their last process
+    // exits, so a bed made right after another one can meet "File exists": wait and retry.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run('bash', [netnsScript, 'up', String(options.hosts.length), options.prefix], {
+          env: { ...process.env, NETNS_SUBNET: bed.subnet },
+        })
+        break
+      } catch (error) {
+        if (attempt >= 3) throw error
+        await new Promise((resolve) => setTimeout(resolve, 2_000 * attempt))
+      }
+    }
     const urls: Record<string, Record<string, string>> = {}
     await Promise.all(
       options.hosts.map(async (host) => {

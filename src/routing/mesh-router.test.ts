@@ -146,6 +146,8 @@ describe('mesh routing with three real peers (claworc shape)', () => {
     })
     const asker = mesh.peers['vps-public']!
     const ownerId = mesh.peers['vps-fast']!.peerId
+    // First heard alive (heartbeats), then silent: only then can the view call it dead.
+    await waitFor(() => asker.membership.get(ownerId)?.state === 'alive', 20_000, 'the owner to be heard')
     await mesh.peers['vps-fast']!.stop()
     await waitFor(
       () => asker.membership.get(ownerId)?.state === 'dead',

@@ -554,6 +554,12 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     control: () => missionControl.current(),
   })
   missionControl.subscribe(() => heartbeats.beatNow())
+  // A peer heartbeats call dead is unreachable, but after a silent partition its old TCP connection
+  // can still look open and swallow requests; close it so recovery starts from a fresh dial.
+  membership.subscribe((event) => {
+    if (event.type !== 'state' || event.to !== 'dead') return
+    node.hangUp(peerIdFromString(event.peerId)).catch(() => undefined)
+  })
   peer = new Peer({
     manifest: manifest,
     manifestText: manifestText,

@@ -42,6 +42,12 @@ down() {
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
   done
+  # A namespace outlives `ip netns del` while anything still holds it, and so does its veth; delete
+  # the root ends directly (that destroys both ends) so the next `up` never meets "File exists".
+  local link
+  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^${prefix}-v[0-9]+$" || true); do
+    ip link del "$link" 2>/dev/null || true
+  done
   ip link del "${prefix}-br" 2>/dev/null || true
   if command -v iptables >/dev/null; then
     while iptables -D FORWARD -i "${prefix}-br" -o "${prefix}-br" -j ACCEPT 2>/dev/null; do :; done
@@ -56,7 +62,7 @@ up() {
   down "$prefix"
   # If anything below fails, leave nothing half-made behind.
   BED_PREFIX=$prefix
-  trap 'down "$BED_PREFIX"' ERR
+  trap 'echo "netns.sh: failed: $BASH_COMMAND" >&2; down "$BED_PREFIX"' ERR
   ip route replace unreachable "$GUARD_ROUTE" metric 4000
   ip link add "${prefix}-br" type bridge
   ip addr add "${SUBNET_BASE}.1/24" dev "${prefix}-br"

@@ -65,7 +65,7 @@ describe('RateLimiter (token bucket per peer)', () => {
       DEFAULT_LLM_REQUESTS_PER_SECOND,
       DEFAULT_LLM_REQUEST_BURST,
     ])
-    expect([DEFAULT_LLM_REQUESTS_PER_SECOND, DEFAULT_LLM_REQUEST_BURST]).toEqual([50, 100])
+    expect([DEFAULT_LLM_REQUESTS_PER_SECOND, DEFAULT_LLM_REQUEST_BURST]).toEqual([2_000, 4_000])
     expect(() => new RateLimiter({ ratePerSecond: 0 })).toThrow(
       expect.objectContaining({ code: 'RATE_LIMIT_INVALID' }),
     )

@@ -7,10 +7,15 @@
  */
 import { ClawmeshError } from '../errors.js'
 
-/** Default request rate per remote peer on `/clawmesh/llm/1.0.0` (requests per second). */
-export const DEFAULT_LLM_REQUESTS_PER_SECOND = 50
+/**
+ * Default request rate per remote peer on `/clawmesh/llm/1.0.0` (requests per second). One
+ * gateway peer carries every local client's requests to an owner (bench/gateway.ts reaches
+ * ~1000/s with short replies), so this bounds abuse (a garbage frame costs tens of µs of CPU:
+ * 2000/s is a few percent of a core), not legitimate load.
+ */
+export const DEFAULT_LLM_REQUESTS_PER_SECOND = 2_000
 /** Default burst per remote peer on `/clawmesh/llm/1.0.0` (requests taken at once from a full bucket). */
-export const DEFAULT_LLM_REQUEST_BURST = 100
+export const DEFAULT_LLM_REQUEST_BURST = 4_000
 /** Default number of peers whose buckets are remembered. */
 export const DEFAULT_RATE_LIMIT_MAX_KEYS = 4096
 

@@ -281,15 +281,7 @@ export class AnthropicBackend implements LLMBackend {
 
   /** Probes `GET /v1/models`. */
   async health(options: CallOptions = {}): Promise<HealthResult> {
-    const started = performance.now()
-    try {
-      await this.#models.refresh(options.signal)
-      return { ok: true, latencyMs: performance.now() - started }
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      this.#logger.debug('health probe failed', { error: message })
-      return { ok: false, latencyMs: performance.now() - started, error: message }
-    }
+    return this.#models.probe(options.signal, this.#logger)
   }
 
   /** The configured models, else what `GET /v1/models` lists. */

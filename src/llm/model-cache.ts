@@ -1,3 +1,6 @@
+import type { Logger } from '../log.js'
+import type { HealthResult } from './types.js'
+
 /** Default period after which a backend's model list is fetched again, in milliseconds. */
 export const defaultModelRefreshMs = 60_000
 
@@ -36,6 +39,22 @@ export class ModelCache {
         this.#pending = undefined
       })
     return this.#pending
+  }
+
+  /**
+   * The readiness probe every built-in backend uses: listing the models is a cheap, authenticated
+   * round trip to the provider, and it refreshes the list on the way. Never throws.
+   */
+  async probe(signal: AbortSignal | undefined, logger: Logger): Promise<HealthResult> {
+    const started = performance.now()
+    try {
+      await this.refresh(signal)
+      return { ok: true, latencyMs: performance.now() - started }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      logger.debug('health probe failed', { error: message })
+      return { ok: false, latencyMs: performance.now() - started, error: message }
+    }
   }
 
   /** Stores a list learned elsewhere (e.g. from a health probe). */

@@ -253,15 +253,7 @@ export class OllamaBackend implements LLMBackend {
 
   /** Probes `GET /api/tags` (and refreshes the model list with it). */
   async health(options: CallOptions = {}): Promise<HealthResult> {
-    const started = performance.now()
-    try {
-      await this.#models.refresh(options.signal)
-      return { ok: true, latencyMs: performance.now() - started }
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      this.#logger.debug('health probe failed', { error: message })
-      return { ok: false, latencyMs: performance.now() - started, error: message }
-    }
+    return this.#models.probe(options.signal, this.#logger)
   }
 
   /** The configured models, else the server's tags (refreshed in the background from the first call). */

@@ -282,15 +282,7 @@ export class OpenAICompatibleBackend implements LLMBackend {
 
   /** Probes `GET {url}/models`. */
   async health(options: CallOptions = {}): Promise<HealthResult> {
-    const started = performance.now()
-    try {
-      await this.#models.refresh(options.signal)
-      return { ok: true, latencyMs: performance.now() - started }
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      this.#logger.debug('health probe failed', { error: message })
-      return { ok: false, latencyMs: performance.now() - started, error: message }
-    }
+    return this.#models.probe(options.signal, this.#logger)
   }
 
   /** The configured models, else what `GET {url}/models` lists. */

@@ -26,6 +26,8 @@ const tpsRounds = Number(env.BENCH_TPS_ROUNDS ?? 2)
 const concurrencies = (env.BENCH_CONCURRENCY ?? '1,64,256').split(',').map(Number)
 const profileDir = env.BENCH_CPU_PROF
 const TOKENS = 256
+/** What the fake streams (bench/gateway-fake.ts): a reply counts as 256 tokens only if its text is exactly this. */
+const EXPECTED_TEXT = Array.from({ length: TOKENS }, (_, index) => `t${index} `).join('')
 
 // Bounded in time: whatever happens, the run ends (and its children with it).
 const children: ChildProcess[] = []
@@ -139,7 +141,10 @@ const paths: Record<'direct' | 'mesh', Path> = {
 interface Reply {
   ttftMs: number
   totalMs: number
+  /** 256 when the reply's text is exactly the fake's, else 0. */
   tokens: number
+  /** Content deltas (SSE events with text) the client parsed: the owner merges tokens that were ready together. */
+  deltas: number
 }
 
 /** One streamed request; `onFirst` runs at the first text token. */
@@ -150,7 +155,8 @@ async function request(
 ): Promise<Reply> {
   const started = performance.now()
   let ttftMs = Number.NaN
-  let tokens = 0
+  let deltas = 0
+  let text = ''
   const stream = await path.client.chat.completions.create(
     {
       model,
@@ -161,15 +167,17 @@ async function request(
     options.signal ? { signal: options.signal } : {},
   )
   for await (const chunk of stream) {
-    if (chunk.choices[0]?.delta.content) {
-      if (tokens === 0) {
+    const content = chunk.choices[0]?.delta.content
+    if (content) {
+      if (deltas === 0) {
         ttftMs = performance.now() - started
         options.onFirst?.()
       }
-      tokens++
+      deltas++
+      text += content
     }
   }
-  return { ttftMs, totalMs: performance.now() - started, tokens }
+  return { ttftMs, totalMs: performance.now() - started, tokens: text === EXPECTED_TEXT ? TOKENS : 0, deltas }
 }
 
 // Ready once a chat goes through the mesh (discovery of B's backend by A).
@@ -226,6 +234,7 @@ out(
 
 interface Round {
   tokensPerSecond: number
+  deltasPerReply: number
   cpuUsPerToken: Record<string, number>
   failures: number
 }
@@ -237,6 +246,8 @@ async function throughput(path: Path, concurrency: number): Promise<Round> {
   ) as Record<string, number>
   const selfBefore = process.cpuUsage()
   let tokens = 0
+  let deltas = 0
+  let replies = 0
   let failures = 0
   const started = performance.now()
   const deadline = started + tpsSeconds * 1000
@@ -246,7 +257,10 @@ async function throughput(path: Path, concurrency: number): Promise<Round> {
         try {
           // Not `tokens += await …`: that reads `tokens` before the await and loses the other workers' counts.
           const reply = await request(path)
+          if (reply.tokens !== TOKENS) throw new Error('wrong reply text')
           tokens += reply.tokens
+          deltas += reply.deltas
+          replies++
         } catch {
           failures++
         }
@@ -264,14 +278,19 @@ async function throughput(path: Path, concurrency: number): Promise<Round> {
       `${path.name} ×${concurrency}: ${tokens} tokens in ${seconds.toFixed(2)} s, ${failures} failures, CPU µs/token ${JSON.stringify(cpuUsPerToken)}\n`,
     )
   }
-  return { tokensPerSecond: tokens / seconds, cpuUsPerToken, failures }
+  return {
+    tokensPerSecond: tokens / seconds,
+    deltasPerReply: deltas / Math.max(replies, 1),
+    cpuUsPerToken,
+    failures,
+  }
 }
 
 out(
   `\nTokens per second (aggregate), ${tpsRounds} rounds of ${tpsSeconds} s per path and concurrency, alternating\n`,
 )
 out(
-  '| concurrent streams | direct tokens/s | mesh tokens/s | mesh ÷ direct | CPU µs/token direct (client+fake) | CPU µs/token mesh (client+A+B+fake) | failures |\n|---|---|---|---|---|---|---|\n',
+  '| concurrent streams | direct tokens/s | mesh tokens/s | mesh ÷ direct | CPU µs/token direct (client+fake) | CPU µs/token mesh (client+A+B+fake) | content events per 256-token reply (direct / mesh) | failures |\n|---|---|---|---|---|---|---|---|\n',
 )
 for (const concurrency of concurrencies) {
   const rounds: Record<'direct' | 'mesh', Round[]> = { direct: [], mesh: [] }
@@ -287,8 +306,10 @@ for (const concurrency of concurrencies) {
     return `${per.reduce((sum, value) => sum + value, 0).toFixed(1)} (${per.map((value) => value.toFixed(1)).join('+')})`
   }
   const failures = [...rounds.direct, ...rounds.mesh].reduce((sum, round) => sum + round.failures, 0)
+  const events = (name: 'direct' | 'mesh'): string =>
+    median(rounds[name].map((round) => round.deltasPerReply)).toFixed(1)
   out(
-    `| ${concurrency} | ${tps('direct').toFixed(0)} | ${tps('mesh').toFixed(0)} | ${((100 * tps('mesh')) / tps('direct')).toFixed(1)}% | ${cpu('direct', ['client', 'fake'])} | ${cpu('mesh', ['client', 'a', 'b', 'fake'])} | ${failures} |\n`,
+    `| ${concurrency} | ${tps('direct').toFixed(0)} | ${tps('mesh').toFixed(0)} | ${((100 * tps('mesh')) / tps('direct')).toFixed(1)}% | ${cpu('direct', ['client', 'fake'])} | ${cpu('mesh', ['client', 'a', 'b', 'fake'])} | ${events('direct')} / ${events('mesh')} | ${failures} |\n`,
   )
 }
 

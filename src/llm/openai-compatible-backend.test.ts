@@ -1,4 +1,7 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { BackendError } from './errors.js'
 import { OpenAICompatibleBackend } from './openai-compatible-backend.js'
 import { runBackendContract } from './testing/backend-contract.js'
 import { startFakeProvider } from './testing/start-fake-provider.js'
@@ -66,6 +69,46 @@ describe('OpenAICompatibleBackend', () => {
       })
     } finally {
       await fake.close()
+    }
+  })
+
+  it('reads a stream that arrives in one write with CRLF line ends, and names a chunk that is not JSON', async () => {
+    const chunk = (content: string) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\r\n\r\n`
+    let body = ''
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      response.end(body)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
+    const backend = new OpenAICompatibleBackend({ name: 'llamacpp', url })
+    const run = async () => {
+      const texts: string[] = []
+      try {
+        for await (const part of backend.chat({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }))
+          if (part.type === 'text-delta') texts.push(part.text)
+        return { texts }
+      } catch (error) {
+        return { texts, error }
+      }
+    }
+    try {
+      const tokens = Array.from({ length: 500 }, (_, index) => `t${index} `)
+      const finish = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\r\n\r\n`
+      body = `${tokens.map(chunk).join('')}${finish}data: [DONE]\r\n\r\n`
+      expect(await run()).toEqual({ texts: tokens })
+
+      body = `${chunk('ok')}data: {not json\n\n`
+      const { texts, error } = await run()
+      expect(texts).toEqual(['ok'])
+      expect(error).toBeInstanceOf(BackendError)
+      expect((error as BackendError).code).toBe('BACKEND_PROTOCOL')
+      expect((error as BackendError).message).toBe('llamacpp: a stream event is not JSON')
+    } finally {
+      await backend.close()
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
     }
   })
 })

@@ -3,16 +3,14 @@
  * llama.cpp server, Together, Groq and others, through the official `openai` client.
  */
 import OpenAI, { APIError } from 'openai'
-import type {
-  ChatCompletionChunk,
-  ChatCompletionCreateParamsStreaming,
-} from 'openai/resources/chat/completions'
+import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions'
 import { z } from 'zod'
 import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
 import { BackendError } from './errors.js'
 import { ModelCache } from './model-cache.js'
+import { SseDecoder, type SseEvent } from './sse.js'
 import type {
   CallOptions,
   ChatMessage,
@@ -152,6 +150,57 @@ export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParam
   }
 }
 
+function parseChunk(data: string, backend: string): { error?: unknown } {
+  try {
+    return JSON.parse(data) as { error?: unknown }
+  } catch {
+    throw new BackendError('BACKEND_PROTOCOL', `${backend}: a stream event is not JSON`, { retryable: true })
+  }
+}
+
+/** Turns Chat Completions chunks into parts, keeping the tool calls seen so far. */
+class ChunkReader {
+  readonly #calls: Array<{ id: string; name: string; arguments: string }> = []
+  finishReason: FinishReason | undefined;
+
+  *parts(raw: unknown): Generator<ChatPart> {
+    // Hot path: a plain text chunk is checked by hand; every other chunk goes through the schema.
+    const text = textDelta(raw)
+    if (text !== undefined) {
+      yield { type: 'text-delta', text }
+      return
+    }
+    const chunk = Chunk.parse(raw)
+    const choice = chunk.choices[0]
+    const delta = choice?.delta
+    if (delta?.content) yield { type: 'text-delta', text: delta.content }
+    for (const call of delta?.tool_calls ?? []) {
+      const known = this.#calls[call.index] ?? { id: '', name: '', arguments: '' }
+      this.#calls[call.index] = known
+      if (call.id) known.id = call.id
+      if (call.function?.name) known.name += call.function.name
+      if (call.function?.arguments) known.arguments += call.function.arguments
+      yield {
+        type: 'tool-call-delta',
+        index: call.index,
+        argumentsDelta: call.function?.arguments ?? '',
+        ...(call.id ? { id: call.id } : {}),
+        ...(call.function?.name ? { name: call.function.name } : {}),
+      }
+    }
+    if (choice?.finish_reason) {
+      this.finishReason = finishReasons[choice.finish_reason] ?? 'other'
+      for (const [index, call] of this.#calls.entries()) yield { type: 'tool-call', index, ...call }
+    }
+    if (chunk.usage) {
+      yield {
+        type: 'usage',
+        usage: { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens },
+      }
+    }
+  }
+}
+
 /** An OpenAI-compatible server as an `LLMBackend`. */
 export class OpenAICompatibleBackend implements LLMBackend {
   readonly name: string
@@ -185,64 +234,54 @@ export class OpenAICompatibleBackend implements LLMBackend {
     this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
   }
 
-  /** Streams a reply from `POST {url}/chat/completions`. */
+  /**
+   * Streams a reply from `POST {url}/chat/completions`. The SDK sends the request and turns an
+   * HTTP error into an `APIError`; the event stream is read with our own decoder (`sse.ts`), whose
+   * cost stays linear when a chunk carries many events.
+   */
   async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
     const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
-    const calls: Array<{ id: string; name: string; arguments: string }> = []
-    let finishReason: FinishReason | undefined
+    const reader = new ChunkReader()
+    const { name } = this
     try {
       guard.throwIfStopped()
-      const stream = await this.#client.chat.completions.create(toOpenAIRequest(request), {
-        signal: guard.signal,
-      })
+      const response = await this.#client.chat.completions
+        .create(toOpenAIRequest(request), { signal: guard.signal })
+        .asResponse()
       guard.touch()
-      for await (const raw of stream as AsyncIterable<ChatCompletionChunk>) {
-        guard.touch()
-        // Hot path: a plain text chunk is checked by hand; every other chunk goes through the schema.
-        const text = textDelta(raw)
-        if (text !== undefined) {
-          guard.pause()
-          yield { type: 'text-delta', text }
-          guard.resume()
-          continue
-        }
-        const chunk = Chunk.parse(raw)
-        const parts: ChatPart[] = []
-        const choice = chunk.choices[0]
-        const delta = choice?.delta
-        if (delta?.content) parts.push({ type: 'text-delta', text: delta.content })
-        for (const call of delta?.tool_calls ?? []) {
-          const known = calls[call.index] ?? { id: '', name: '', arguments: '' }
-          calls[call.index] = known
-          if (call.id) known.id = call.id
-          if (call.function?.name) known.name += call.function.name
-          if (call.function?.arguments) known.arguments += call.function.arguments
-          parts.push({
-            type: 'tool-call-delta',
-            index: call.index,
-            argumentsDelta: call.function?.arguments ?? '',
-            ...(call.id ? { id: call.id } : {}),
-            ...(call.function?.name ? { name: call.function.name } : {}),
-          })
-        }
-        if (choice?.finish_reason) {
-          finishReason = finishReasons[choice.finish_reason] ?? 'other'
-          for (const [index, call] of calls.entries()) parts.push({ type: 'tool-call', index, ...call })
-        }
-        if (chunk.usage) {
-          const usage = {
-            inputTokens: chunk.usage.prompt_tokens,
-            outputTokens: chunk.usage.completion_tokens,
+      if (response.body === null)
+        throw new BackendError('BACKEND_PROTOCOL', `${this.name}: chat reply has no body`)
+      const decoder = new SseDecoder(name)
+      let done = false
+      const read = function* (events: SseEvent[]): Generator<ChatPart> {
+        for (const event of events) {
+          if (done) return
+          if (event.data.startsWith('[DONE]')) {
+            done = true
+            return
           }
-          parts.push({ type: 'usage', usage })
+          const raw = parseChunk(event.data, name)
+          // An error inside the stream, as the SDK reports it.
+          if (raw.error) throw new APIError(undefined, raw.error as object, undefined, response.headers)
+          yield* reader.parts(raw)
         }
-        if (parts.length === 0) continue
+      }
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        guard.touch()
+        // After [DONE] the rest is read and ignored, so the connection stays reusable.
+        for (const part of read(decoder.push(chunk))) {
+          guard.pause()
+          yield part
+          guard.resume()
+        }
+      }
+      for (const part of read(decoder.end())) {
         guard.pause()
-        for (const part of parts) yield part
+        yield part
         guard.resume()
       }
       guard.throwIfStopped()
-      if (finishReason === undefined) {
+      if (reader.finishReason === undefined) {
         throw new BackendError(
           'BACKEND_PROTOCOL',
           `${this.name}: chat stream ended without a finish reason`,
@@ -252,7 +291,7 @@ export class OpenAICompatibleBackend implements LLMBackend {
         )
       }
       guard.complete()
-      yield { type: 'end', finishReason }
+      yield { type: 'end', finishReason: reader.finishReason }
     } catch (error) {
       throw guard.fail(error, describeOpenAIFailure, this.#secrets)
     } finally {

@@ -10,8 +10,12 @@ import { RoutingError } from './errors.js'
 import { FrameReader } from './frame-reader.js'
 import { type ChatFrame, parseResponseFrame, type ResponseFrame } from './frames.js'
 import type { ChatCall } from './llm-client.js'
-import { ScriptedBackend } from './testing/scripted-backend.js'
+import { ScriptedBackend, textParts } from './testing/scripted-backend.js'
+import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
+
+/** What a `ScriptedBackend` sends by default. */
+const reply = textParts(['Hello', ', ', 'world'])
 
 const call: ChatCall = {
   soul: 'inbox-triage',
@@ -69,7 +73,7 @@ describe('LlmService under hostile callers (real libp2p nodes)', () => {
       expect((reply as { message: string }).message).toMatch(/retry in \d+ ms/)
     }
     // Another peer has its own bucket.
-    expect(await collect(other.chat(ownerNode.peerId, call))).toHaveLength(5)
+    expect(asSentParts(await collect(other.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     // The refused caller's stream is still in sync: once a token is back, it is served on the same stream.
     await new Promise((resolve) => setTimeout(resolve, 1_100))
     stream.send(request)
@@ -100,6 +104,6 @@ describe('LlmService under hostile callers (real libp2p nodes)', () => {
       ...call,
       request: { ...call.request, messages: [{ role: 'user', content: 'x'.repeat(1 << 20) }] },
     }
-    expect(await collect(client.chat(ownerNode.peerId, big))).toHaveLength(5)
+    expect(asSentParts(await collect(client.chat(ownerNode.peerId, big)), reply)).toEqual(reply)
   })
 })

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ChatPart } from '../llm/types.js'
 import type { ChatCall } from './llm-client.js'
 import { ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
+import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
 
 const call: ChatCall = {
@@ -35,7 +36,7 @@ describe('LlmClient keep-alive pool (real nodes)', () => {
     const service = await mesh.owner(ownerNode, [new ScriptedBackend()])
     const client = await mesh.client(callerNode, [ownerNode])
     for (let index = 0; index < 20; index++)
-      expect(await collect(client.chat(ownerNode.peerId, call))).toEqual(reply)
+      expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     const embedded = await client.embed(ownerNode.peerId, {
       ...call,
       request: { model: 'm', input: ['abc'] },
@@ -64,12 +65,12 @@ describe('LlmClient keep-alive pool (real nodes)', () => {
     const callerNode = await mesh.node()
     const service = await mesh.owner(ownerNode, [new ScriptedBackend()], { limits: { keepAliveMs: 150 } })
     const client = await mesh.client(callerNode, [ownerNode], { pool: { idleMs: 60_000 } })
-    expect(await collect(client.chat(ownerNode.peerId, call))).toEqual(reply)
+    expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     expect(client.pooled(ownerNode.peerId)).toBe(1)
     await expect.poll(() => client.pooled(ownerNode.peerId), { timeout: 2000, interval: 10 }).toBe(0)
     await expect.poll(() => service.openStreams(), { timeout: 2000, interval: 10 }).toBe(0)
     await expect.poll(() => llmStreams(callerNode), { timeout: 2000, interval: 10 }).toBe(0)
-    expect(await collect(client.chat(ownerNode.peerId, call))).toEqual(reply)
+    expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
   })
 
   it('closes its idle streams after its own idle time, and the owner lets them go', async () => {
@@ -77,7 +78,7 @@ describe('LlmClient keep-alive pool (real nodes)', () => {
     const callerNode = await mesh.node()
     const service = await mesh.owner(ownerNode, [new ScriptedBackend()])
     const client = await mesh.client(callerNode, [ownerNode], { pool: { idleMs: 100 } })
-    expect(await collect(client.chat(ownerNode.peerId, call))).toEqual(reply)
+    expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     await sleep(50)
     expect(service.openStreams()).toBe(1)
     await expect.poll(() => service.openStreams(), { timeout: 2000, interval: 10 }).toBe(0)
@@ -106,14 +107,14 @@ describe('LlmClient keep-alive pool (real nodes)', () => {
     const backend = new ScriptedBackend()
     await mesh.owner(ownerNode, [backend])
     const client = await mesh.client(callerNode, [ownerNode])
-    expect(await collect(client.chat(ownerNode.peerId, call))).toEqual(reply)
+    expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     const inbound = ownerNode
       .getConnections()
       .flatMap((connection) => connection.streams)
       .find((stream) => stream.protocol === '/clawmesh/llm/1.0.0')
     // The reset reaches the caller only after it has taken the stream from the pool and sent the request.
     inbound?.abort(new Error('owner dropped the idle stream'))
-    expect(await collect(client.chat(ownerNode.peerId, call))).toEqual(reply)
+    expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     expect(backend.calls).toHaveLength(2)
   })
 
@@ -123,7 +124,7 @@ describe('LlmClient keep-alive pool (real nodes)', () => {
     const service = await mesh.owner(ownerNode, [new ScriptedBackend()])
     const client = await mesh.client(callerNode, [ownerNode], { pool: false })
     for (let index = 0; index < 3; index++)
-      expect(await collect(client.chat(ownerNode.peerId, call))).toEqual(reply)
+      expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     expect(client.pooled(ownerNode.peerId)).toBe(0)
     await expect.poll(() => service.openStreams(), { timeout: 2000, interval: 10 }).toBe(0)
   })

@@ -10,7 +10,11 @@ import { FrameReader } from './frame-reader.js'
 import { type ChatFrame, parseResponseFrame, type ResponseFrame } from './frames.js'
 import type { ChatCall, LlmClient } from './llm-client.js'
 import { ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
+import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
+
+/** What a `ScriptedBackend` sends by default. */
+const reply = textParts(['Hello', ', ', 'world'])
 
 const call: ChatCall = {
   soul: 'inbox-triage',
@@ -85,7 +89,7 @@ describe('LlmService over real libp2p nodes', () => {
       tools: [{ name: 'lookup', description: 'search', parameters: { type: 'object', properties: {} } }],
       toolChoice: 'auto' as const,
     }
-    expect(await collect(client.chat(owner, { ...call, request }))).toEqual(parts)
+    expect(asSentParts(await collect(client.chat(owner, { ...call, request })), parts)).toEqual(parts)
     expect(backend.calls[0]?.request).toEqual(request)
   })
 
@@ -100,7 +104,7 @@ describe('LlmService over real libp2p nodes', () => {
       encode.single(new TextEncoder().encode(JSON.stringify(frame))).subarray(),
     )
     const parts = frames.flatMap((response) => (response.type === 'parts' ? response.parts : []))
-    expect(parts).toEqual(textParts(tokens))
+    expect(asSentParts(parts, textParts(tokens))).toEqual(textParts(tokens))
     expect(frames.length).toBeLessThan(10)
   })
 
@@ -142,7 +146,7 @@ describe('LlmService over real libp2p nodes', () => {
       retryable: true,
       afterFirstToken: false,
     })
-    expect(await collect(client.chat(owner, call))).toEqual(textParts(['Hello', ', ', 'world']))
+    expect(asSentParts(await collect(client.chat(owner, call)), reply)).toEqual(reply)
     expect(service.openStreams()).toBe(1)
   })
 
@@ -223,7 +227,7 @@ describe('LlmService over real libp2p nodes', () => {
     }
     const error = await failure(collect(client.chat(owner, big)))
     expect(error.code).toBe('FRAME_TOO_LARGE')
-    expect(await collect(client.chat(owner, call))).toHaveLength(5)
+    expect(asSentParts(await collect(client.chat(owner, call)), reply)).toEqual(reply)
   })
 
   it('limits concurrent streams per peer with TOO_MANY_STREAMS, and serves other peers meanwhile', async () => {
@@ -266,17 +270,18 @@ describe('LlmService over real libp2p nodes', () => {
   it('slows the backend down for a slow reader instead of buffering the whole reply', async () => {
     const chunk = 'x'.repeat(1024)
     const total = 8000 // 8 MB of reply
-    const backend = new ScriptedBackend({ parts: textParts(Array.from({ length: total }, () => chunk)) })
+    const sent = textParts(Array.from({ length: total }, () => chunk))
+    const backend = new ScriptedBackend({ parts: sent })
     const { client, owner } = await pair(backend)
     const iterator = client.chat(owner, call)[Symbol.asyncIterator]()
-    for (let index = 0; index < 3; index++) await iterator.next()
+    const received: ChatPart[] = []
+    for (let index = 0; index < 3; index++) received.push((await iterator.next()).value as ChatPart)
     await sleep(500)
     const ahead = backend.produced
     // Yamux window (256 KiB) + reader high-water mark (64 KiB) + one batch: a few hundred 1 KiB parts.
     expect(ahead).toBeLessThan(1000)
-    let count = 3
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) count++
-    expect(count).toBe(total + 2)
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) received.push(next.value)
+    expect(asSentParts(received, sent)).toEqual(sent)
     expect(backend.produced).toBe(total + 2)
   })
 

@@ -65,17 +65,19 @@ export class PartBatcher {
       this.#sentFirst = true
       return batch
     }
+    // One check-phase timer per batch, not per part: it costs a macrotask to set up.
+    const checkPhase = nextCheckPhase()
     while (!this.#done && bytes < this.#options.maxBatchBytes) {
       // A failure of the next pull is kept in #pending and thrown by the next call, after this batch is sent.
       const pending = this.#pull().catch((): typeof notReady => notReady)
-      const result = await Promise.race([pending, nextCheckPhase()])
+      const result = await Promise.race([pending, checkPhase])
       if (typeof result === 'symbol') break
       this.#pending = undefined
       if (result.done) {
         this.#done = true
         break
       }
-      batch.push(result.value)
+      if (!mergeInto(batch, result.value)) batch.push(result.value)
       bytes += partBytes(result.value)
       if (result.value.type === 'end') this.#done = true
     }
@@ -118,6 +120,31 @@ export class PartBatcher {
       if (onAbort) signal.removeEventListener('abort', onAbort)
     }
   }
+}
+
+/**
+ * Appends `part` to the batch's last part when both are deltas of the same thing (text, or the
+ * arguments of one tool call), so a burst of tokens becomes one delta: fewer parts to frame here,
+ * and fewer events for the gateway to write and its client to parse. Only parts that were ready
+ * together are merged; a token that arrives alone still travels alone.
+ */
+function mergeInto(batch: ChatPart[], part: ChatPart): boolean {
+  const last = batch[batch.length - 1]
+  if (last?.type === 'text-delta' && part.type === 'text-delta') {
+    batch[batch.length - 1] = { type: 'text-delta', text: last.text + part.text }
+    return true
+  }
+  if (
+    last?.type === 'tool-call-delta' &&
+    part.type === 'tool-call-delta' &&
+    last.index === part.index &&
+    part.id === undefined &&
+    part.name === undefined
+  ) {
+    batch[batch.length - 1] = { ...last, argumentsDelta: last.argumentsDelta + part.argumentsDelta }
+    return true
+  }
+  return false
 }
 
 function nextCheckPhase(): Promise<typeof notReady> {

@@ -7,6 +7,7 @@ import type { ChatCall, LlmClient } from './llm-client.js'
 import { callWithFailover, routeWithFailover } from './route-with-failover.js'
 import { type OwnerCandidate, rankOwners } from './select-owner.js'
 import { ScriptedBackend, textParts } from './testing/scripted-backend.js'
+import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
 
 const call: ChatCall = {
@@ -66,7 +67,9 @@ describe('failover across two owners of one backend (real nodes)', () => {
         (failure) => failures.push((failure.error as RoutingError).code),
       ),
     )
-    expect(parts).toEqual(textParts(['Hello', ', ', 'world']))
+    expect(asSentParts(parts, textParts(['Hello', ', ', 'world']))).toEqual(
+      textParts(['Hello', ', ', 'world']),
+    )
     expect(failures).toEqual(['PEER_UNREACHABLE'])
     expect(second.calls).toHaveLength(1)
     expect(Date.now() - started).toBeLessThan(3000)

@@ -76,8 +76,9 @@ describe('OpenAICompatibleBackend', () => {
     const chunk = (content: string) =>
       `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\r\n\r\n`
     let body = ''
+    let status = 200
     const server = createServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      response.writeHead(status, { 'content-type': status === 200 ? 'text/event-stream' : 'text/html' })
       response.end(body)
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -105,6 +106,16 @@ describe('OpenAICompatibleBackend', () => {
       expect(error).toBeInstanceOf(BackendError)
       expect((error as BackendError).code).toBe('BACKEND_PROTOCOL')
       expect((error as BackendError).message).toBe('llamacpp: a stream event is not JSON')
+
+      // A reverse proxy's HTML error page: the status decides the code, the text is kept.
+      status = 502
+      body = '<html><body>502 Bad Gateway</body></html>'
+      const failed = await run()
+      expect(failed.texts).toEqual([])
+      expect(failed.error).toBeInstanceOf(BackendError)
+      expect((failed.error as BackendError).code).toBe('BACKEND_UNAVAILABLE')
+      expect((failed.error as BackendError).statusCode).toBe(502)
+      expect((failed.error as BackendError).message).toContain('502 Bad Gateway')
     } finally {
       await backend.close()
       server.closeAllConnections()

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
 import { BackendError } from './errors.js'
+import { readErrorBody, StreamingPoster } from './http-stream.js'
 import { ModelCache } from './model-cache.js'
 import { SseDecoder, type SseEvent } from './sse.js'
 import type {
@@ -150,6 +151,15 @@ export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParam
   }
 }
 
+function safeJson(text: string): object | undefined {
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === 'object' && value !== null ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
 function parseChunk(data: string, backend: string): { error?: unknown } {
   try {
     return JSON.parse(data) as { error?: unknown }
@@ -207,6 +217,9 @@ export class OpenAICompatibleBackend implements LLMBackend {
   readonly type: string = 'openai-compatible'
   readonly url: string
   readonly #client: OpenAI
+  readonly #poster: StreamingPoster
+  readonly #chatUrl: URL
+  readonly #headers: Record<string, string>
   readonly #secrets: string[]
   readonly #timeoutMs: number
   readonly #configuredModels: string[] | undefined
@@ -231,6 +244,15 @@ export class OpenAICompatibleBackend implements LLMBackend {
       timeout: this.#timeoutMs * 4,
       logLevel: 'off',
     })
+    // Streaming chat skips the SDK's request machinery (src/llm/http-stream.ts); the rest uses the SDK.
+    this.#poster = new StreamingPoster(this.url)
+    this.#chatUrl = new URL(`${this.url}/chat/completions`)
+    this.#headers = {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      'user-agent': 'clawmesh',
+      ...(settings.api_key ? { authorization: `Bearer ${settings.api_key}` } : {}),
+    }
     this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
   }
 
@@ -245,12 +267,20 @@ export class OpenAICompatibleBackend implements LLMBackend {
     const { name } = this
     try {
       guard.throwIfStopped()
-      const response = await this.#client.chat.completions
-        .create(toOpenAIRequest(request), { signal: guard.signal })
-        .asResponse()
+      const response = await this.#poster.post(
+        this.#chatUrl,
+        this.#headers,
+        JSON.stringify(toOpenAIRequest(request)),
+        guard.signal,
+      )
       guard.touch()
-      if (response.body === null)
-        throw new BackendError('BACKEND_PROTOCOL', `${this.name}: chat reply has no body`)
+      const status = response.statusCode ?? 0
+      if (status < 200 || status > 299) {
+        // The SDK's own error for the status and body, so failures read the same as elsewhere.
+        const { text, headers } = await readErrorBody(response)
+        const json = safeJson(text)
+        throw APIError.generate(status, json, json === undefined ? text : undefined, headers)
+      }
       const decoder = new SseDecoder(name)
       let done = false
       const read = function* (events: SseEvent[]): Generator<ChatPart> {
@@ -262,11 +292,11 @@ export class OpenAICompatibleBackend implements LLMBackend {
           }
           const raw = parseChunk(event.data, name)
           // An error inside the stream, as the SDK reports it.
-          if (raw.error) throw new APIError(undefined, raw.error as object, undefined, response.headers)
+          if (raw.error) throw new APIError(undefined, raw.error as object, undefined, undefined)
           yield* reader.parts(raw)
         }
       }
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      for await (const chunk of response as AsyncIterable<Buffer>) {
         guard.touch()
         // After [DONE] the rest is read and ignored, so the connection stays reusable.
         for (const part of read(decoder.push(chunk))) {
@@ -347,5 +377,6 @@ export class OpenAICompatibleBackend implements LLMBackend {
   /** Stops background work. */
   async close(): Promise<void> {
     this.#models.stop()
+    this.#poster.close()
   }
 }

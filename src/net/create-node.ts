@@ -16,7 +16,7 @@ import { createLibp2p } from 'libp2p'
 import { ClawmeshError } from '../errors.js'
 import { DHT_PROTOCOL } from './constants.js'
 import { installXsalsa20Chunking } from './pnet-cipher-fix.js'
-import { installTcpWriteCoalescing } from './tcp-write-coalescing.js'
+import { installStackPatches } from './stack-patches.js'
 
 /** The services every clawmesh node carries. */
 export type ClawmeshServices = {
@@ -201,8 +201,8 @@ export class DhtRecordRefusedError extends ClawmeshError {
 export async function createNode(options: CreateNodeOptions): Promise<ClawmeshNode> {
   // The pnet cipher's shared WASM memory grows without bound across connections (src/net/pnet-cipher-fix.ts).
   if (options.psk !== undefined) installXsalsa20Chunking()
-  // One writev per tick per TCP connection instead of one per buffer (src/net/tcp-write-coalescing.ts).
-  installTcpWriteCoalescing()
+  // Less work per frame in @libp2p/tcp, yamux and Noise's reader (src/net/stack-patches.ts).
+  installStackPatches()
   const peerDiscovery = options.bootstrap?.length ? [bootstrap({ list: options.bootstrap, timeout: 0 })] : []
   return createLibp2p({
     privateKey: options.privateKey,

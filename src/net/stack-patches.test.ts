@@ -1,20 +1,24 @@
 import { Socket } from 'node:net'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ScriptedBackend } from '../routing/testing/scripted-backend.js'
 import { TestMesh } from '../routing/testing/test-mesh.js'
-import { tcpWriteCoalescingInstalled } from './tcp-write-coalescing.js'
+import { installStackPatches, stackPatchesInstalled } from './stack-patches.js'
 
-describe('TCP write coalescing (real libp2p nodes, Noise over TCP)', () => {
+describe('libp2p stack patches (real libp2p nodes, yamux over Noise over TCP)', () => {
   const mesh = new TestMesh()
   afterEach(async () => {
     vi.restoreAllMocks()
     await mesh.stopAll()
   })
 
-  it('sends each Noise message (length + ciphertext) in one socket write, not two', async () => {
+  // Socket writes per request on a pooled stream, measured here: 8.7 with neither patch, 4 with the
+  // cork only, 2 with both (the request frame, and the reply).
+  it('sends a request and its reply in two socket writes: no split Noise messages, no per-frame window updates', async () => {
     const owner = await mesh.node()
     const caller = await mesh.node()
-    expect(tcpWriteCoalescingInstalled()).toBe(true)
+    expect(stackPatchesInstalled()).toBe(true)
     await mesh.owner(owner, [new ScriptedBackend()])
     const client = await mesh.client(caller, [owner])
     const call = {
@@ -38,12 +42,29 @@ describe('TCP write coalescing (real libp2p nodes, Noise over TCP)', () => {
     }
     for (const _call of single.mock.calls) writes.push(1)
     for (const [chunks] of vector.mock.calls as unknown as Array<[unknown[]]>) writes.push(chunks.length)
-    // Per request on a pooled stream: the request frame, the first part, the rest of the reply,
-    // and yamux window updates — each one Noise message, each now one write (two buffers).
     const perRequest = writes.length / requests
-    expect(perRequest).toBeLessThan(5)
+    expect(perRequest).toBeLessThanOrEqual(2.5)
     // Every Noise message is a 2-byte length and its ciphertext: coalesced, they leave in one writev.
     expect(writes.filter((buffers) => buffers >= 2).length).toBeGreaterThanOrEqual(requests * 2)
     expect(writes.filter((buffers) => buffers === 1).length).toBeLessThan(requests)
+  })
+
+  it('decodes length-prefixed messages without asking the length decoder about an empty buffer', () => {
+    installStackPatches()
+    let emptyCalls = 0
+    const decoder = new LengthPrefixedDecoder({
+      lengthDecoder: (data: Uint8ArrayList | Uint8Array) => {
+        if (data.byteLength === 0) emptyCalls++
+        if (data.byteLength < 2) throw new RangeError('short')
+        return data instanceof Uint8Array ? (data[0]! << 8) | data[1]! : data.getUint16(0)
+      },
+      encodingLength: () => 2,
+    })
+    const bodies = (chunk: number[]) =>
+      [...decoder.decode(Uint8Array.from(chunk))].map((body) => [...body.subarray()])
+    expect(bodies([0, 3, 1, 2, 3, 0, 1, 9])).toEqual([[1, 2, 3], [9]])
+    expect(bodies([0])).toEqual([]) // half a length: the library's own path, unchanged
+    expect(bodies([2, 7, 8])).toEqual([[7, 8]])
+    expect(emptyCalls).toBe(0)
   })
 })

@@ -30,6 +30,7 @@ import {
   type NodeConfig,
   nodeApiAddress,
   parseHostPort,
+  routingSettings,
 } from './config/index.js'
 import { parseManifest } from './config/load.js'
 import { MAX_MANIFEST_BYTES, ManifestSync } from './control/manifest-sync.js'
@@ -497,7 +498,11 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
         nodeOfPeer: (peerId) => nodeOfPeer(peerId.toString())?.name,
       })(context)
     },
-    limits: { maxFrameBytes: limits.maxFrameBytes, maxStreamsPerPeer: limits.maxStreamsPerPeer },
+    limits: {
+      maxFrameBytes: limits.maxFrameBytes,
+      maxStreamsPerPeer: limits.maxStreamsPerPeer,
+      mergeDeltas: routingSettings(manifest).mergeDeltas,
+    },
     logger: log.child('llm-service'),
   })
   const llmClient = new LlmClient({

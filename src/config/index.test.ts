@@ -16,6 +16,7 @@ describe('config room exports', () => {
       'nodeApiAddress',
       'healthSettings',
       'limitSettings',
+      'routingSettings',
       'addressToMultiaddr',
       'standaloneManifest',
       'Manifest',

@@ -32,6 +32,8 @@ export {
   type LimitSettings,
   limitSettings,
   nodeApiAddress,
+  type RoutingSettings,
+  routingSettings,
   soulOwner,
   soulSensitivity,
 } from './resolve.js'
@@ -46,6 +48,7 @@ export {
   Manifest,
   type ManifestInput,
   NodeConfig,
+  RoutingConfig,
   SoulConfig,
   TrustLevel,
   trustAtLeast,

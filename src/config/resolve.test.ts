@@ -11,6 +11,7 @@ import {
   healthSettings,
   limitSettings,
   nodeApiAddress,
+  routingSettings,
   soulOwner,
   soulSensitivity,
 } from './resolve.js'
@@ -125,12 +126,14 @@ describe('settings with defaults', () => {
       maxStreamsPerPeer: 64,
     })
     expect(electionSettings(manifest)).toEqual({ allowLowTrustLeader: false })
+    expect(routingSettings(manifest)).toEqual({ mergeDeltas: true })
     const tuned = Manifest.parse({
       federation: {
         nodes: manifest.federation.nodes,
         health: { heartbeat_interval_ms: 500, dead_after_ms: 4000 },
         limits: { max_body_bytes: 1024 },
         election: { allow_low_trust_leader: true },
+        routing: { merge_deltas: false },
       },
     })
     expect(healthSettings(tuned)).toEqual({
@@ -141,6 +144,10 @@ describe('settings with defaults', () => {
     })
     expect(limitSettings(tuned).maxBodyBytes).toBe(1024)
     expect(electionSettings(tuned).allowLowTrustLeader).toBe(true)
+    expect(routingSettings(tuned).mergeDeltas).toBe(false)
+    expect(() =>
+      Manifest.parse({ federation: { nodes: manifest.federation.nodes, routing: { merge: 1 } } }),
+    ).toThrow()
   })
 
   it('re-exports addressToMultiaddr', () => {

@@ -37,6 +37,11 @@ export interface LimitSettings {
   readonly maxStreamsPerPeer: number
 }
 
+/** How owners stream replies, with defaults applied. */
+export interface RoutingSettings {
+  readonly mergeDeltas: boolean
+}
+
 /** Mission Control election settings with defaults applied. */
 export interface ElectionSettings {
   readonly allowLowTrustLeader: boolean
@@ -106,6 +111,11 @@ export function limitSettings(manifest: Manifest): LimitSettings {
     maxFrameBytes: limits?.max_frame_bytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxStreamsPerPeer: limits?.max_streams_per_peer ?? DEFAULT_MAX_STREAMS_PER_PEER,
   }
+}
+
+/** Reply streaming settings. */
+export function routingSettings(manifest: Manifest): RoutingSettings {
+  return { mergeDeltas: manifest.federation.routing?.merge_deltas ?? true }
 }
 
 /** Mission Control election settings. */

@@ -105,6 +105,16 @@ export const LimitsConfig = z.strictObject({
   max_streams_per_peer: z.number().int().positive().optional(),
 })
 
+/** How owners stream replies. */
+export const RoutingConfig = z.strictObject({
+  /**
+   * Merge text deltas (and argument deltas of one tool call) that the backend produced together
+   * into one delta before sending them. A token that arrives on its own always travels alone.
+   * Default: true. Set false to keep one delta per backend chunk even under load.
+   */
+  merge_deltas: z.boolean().optional(),
+})
+
 /** The `federation:` section: nodes, preferred control plane, keys and tuning. */
 export const FederationConfig = z.strictObject({
   /** Preferred Mission Control: a node name, or a host / host:port of a node's address or api. */
@@ -117,6 +127,7 @@ export const FederationConfig = z.strictObject({
   health: HealthConfig.optional(),
   election: ElectionConfig.optional(),
   limits: LimitsConfig.optional(),
+  routing: RoutingConfig.optional(),
 })
 
 /** The whole manifest file. */

@@ -267,6 +267,17 @@ describe('LlmService over real libp2p nodes', () => {
     expect(backend.calls[0]?.signal?.aborted).toBe(true)
   })
 
+  it('sends every delta as the backend produced it when merging is off', async () => {
+    const sent = textParts(Array.from({ length: 50 }, (_, index) => `t${index} `))
+    const { client, owner } = await pair(new ScriptedBackend({ parts: sent }), { mergeDeltas: false })
+    expect(await collect(client.chat(owner, call))).toEqual(sent)
+    const merged = await pair(new ScriptedBackend({ parts: sent }))
+    const received = await collect(merged.client.chat(merged.owner, call))
+    // Ready together: merged into fewer deltas, the same text.
+    expect(received.length).toBeLessThan(sent.length)
+    expect(asSentParts(received, sent)).toEqual(sent)
+  })
+
   it('slows the backend down for a slow reader instead of buffering the whole reply', async () => {
     const chunk = 'x'.repeat(1024)
     const total = 8000 // 8 MB of reply

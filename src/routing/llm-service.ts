@@ -49,6 +49,8 @@ export interface LlmServiceLimits {
   keepAliveMs?: number
   /** Flush a `parts` frame at about this many bytes. */
   maxBatchBytes?: number
+  /** Merge deltas that are ready together into one (`routing.merge_deltas`). Default: true. */
+  mergeDeltas?: boolean
   /** Request frames one remote peer may send per second, sustained (token bucket). Default: 50. */
   requestsPerSecond?: number
   /** Request frames one remote peer may send at once from a full bucket. Default: 100. */
@@ -99,6 +101,7 @@ export class LlmService {
       idleTimeoutMs: limits.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       keepAliveMs: limits.keepAliveMs ?? DEFAULT_SERVER_KEEP_ALIVE_MS,
       maxBatchBytes: limits.maxBatchBytes ?? DEFAULT_BATCH_BYTES,
+      mergeDeltas: limits.mergeDeltas ?? true,
       requestsPerSecond: limits.requestsPerSecond ?? DEFAULT_LLM_REQUESTS_PER_SECOND,
       requestBurst: limits.requestBurst ?? DEFAULT_LLM_REQUEST_BURST,
     }
@@ -246,13 +249,14 @@ export class LlmService {
     frame: ChatFrame,
     controller: AbortController,
   ): Promise<boolean> {
-    const { maxFrameBytes, maxBatchBytes, idleTimeoutMs } = this.#limits
+    const { maxFrameBytes, maxBatchBytes, idleTimeoutMs, mergeDeltas } = this.#limits
     const signal = controller.signal
     let batcher: PartBatcher | undefined
     try {
       batcher = new PartBatcher(backend.chat(frame.request, { signal })[Symbol.asyncIterator](), {
         maxBatchBytes,
         idleTimeoutMs,
+        merge: mergeDeltas,
         signal,
       })
       let ended = false

@@ -12,9 +12,14 @@ async function* source(parts: ChatPart[], gapsBefore: number[] = [], gapMs = 30)
   }
 }
 
-async function batches(iterable: AsyncIterable<ChatPart>, maxBatchBytes = 16 * 1024): Promise<ChatPart[][]> {
+async function batches(
+  iterable: AsyncIterable<ChatPart>,
+  maxBatchBytes = 16 * 1024,
+  merge = true,
+): Promise<ChatPart[][]> {
   const batcher = new PartBatcher(iterable[Symbol.asyncIterator](), {
     maxBatchBytes,
+    merge,
     idleTimeoutMs: 5000,
     signal: new AbortController().signal,
   })
@@ -34,6 +39,11 @@ describe('PartBatcher', () => {
         { type: 'end', finishReason: 'stop' },
       ],
     ])
+  })
+
+  it('with merging off (routing.merge_deltas: false), batches the ready parts but keeps every delta', async () => {
+    const sent = textParts(['a', 'b', 'c', 'd'])
+    expect(await batches(source(sent), 16 * 1024, false)).toEqual([sent.slice(0, 1), sent.slice(1)])
   })
 
   it('keeps a token that arrives on its own as its own delta', async () => {

@@ -13,6 +13,8 @@ import { LimitError } from './errors.js'
 export interface PartBatcherOptions {
   /** Flush once the batch's estimated size reaches this many bytes. */
   maxBatchBytes: number
+  /** Merge adjacent deltas of one kind (see `mergeInto`). Default: true. */
+  merge?: boolean
   /** Longest wait for the first part of a batch before `IDLE_TIMEOUT`. */
   idleTimeoutMs: number
   /** Aborting rejects a waiting `next()` with the signal's reason. */
@@ -77,7 +79,7 @@ export class PartBatcher {
         this.#done = true
         break
       }
-      if (!mergeInto(batch, result.value)) batch.push(result.value)
+      if (!(this.#options.merge !== false && mergeInto(batch, result.value))) batch.push(result.value)
       bytes += partBytes(result.value)
       if (result.value.type === 'end') this.#done = true
     }

@@ -101,15 +101,34 @@ const manifest = {
 }
 const manifestFile = join(dir, 'clawmesh.yaml')
 await writeFile(manifestFile, stringify(manifest))
+// A second, identical federation whose owner sends one delta per backend chunk (routing.merge_deltas:
+// false), for the throughput table's "one delta per token" column. Idle outside its own rounds.
+const [portA2, portB2, apiA2, apiB2] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
+const [nodeA, nodeB] = manifest.federation.nodes
+const unmergedManifestFile = join(dir, 'clawmesh-unmerged.yaml')
+await writeFile(
+  unmergedManifestFile,
+  stringify({
+    ...manifest,
+    federation: {
+      ...manifest.federation,
+      routing: { merge_deltas: false },
+      nodes: [
+        { ...nodeA, address: `127.0.0.1:${portA2}`, api: `127.0.0.1:${apiA2}` },
+        { ...nodeB, address: `127.0.0.1:${portB2}`, api: `127.0.0.1:${apiB2}` },
+      ],
+    },
+  }),
+)
 if (profileDir) await mkdir(profileDir, { recursive: true })
 
-function startPeer(name: string): ChildProcess {
+function startPeer(name: string, file = manifestFile, dataDir = name): ChildProcess {
   const profile = profileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
     : []
   const child = spawn(
     process.execPath,
-    [...profile, cliPath, 'start', '--manifest', manifestFile, '--node', name, '--data-dir', join(dir, name)],
+    [...profile, cliPath, 'start', '--manifest', file, '--node', name, '--data-dir', join(dir, dataDir)],
     { env: { ...env, CLAWMESH_LOG: 'error' }, stdio: ['ignore', 'ignore', 'pipe'] },
   )
   child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${name}] ${chunk}`))
@@ -118,6 +137,8 @@ function startPeer(name: string): ChildProcess {
 }
 const peerB = startPeer('b')
 const peerA = startPeer('a')
+const peerB2 = startPeer('b', unmergedManifestFile, 'b2')
+const peerA2 = startPeer('a', unmergedManifestFile, 'a2')
 
 const direct = new OpenAI({ baseURL: urls.fast, apiKey: 'bench', maxRetries: 0, logLevel: 'off' })
 const mesh = new OpenAI({
@@ -128,14 +149,34 @@ const mesh = new OpenAI({
   defaultHeaders: { 'x-clawmesh-soul': 'bench' },
 })
 
+type PathName = 'direct' | 'mesh' | 'unmerged'
 interface Path {
-  name: 'direct' | 'mesh'
+  name: PathName
   client: OpenAI
   model: string
+  /** The processes whose CPU the path uses, besides the measuring client. */
+  pids: () => Record<string, number>
 }
-const paths: Record<'direct' | 'mesh', Path> = {
-  direct: { name: 'direct', client: direct, model: 'bench-model' },
-  mesh: { name: 'mesh', client: mesh, model: 'fast/bench-model' },
+const paths: Record<PathName, Path> = {
+  direct: { name: 'direct', client: direct, model: 'bench-model', pids: () => ({ fake: fake.pid ?? 0 }) },
+  mesh: {
+    name: 'mesh',
+    client: mesh,
+    model: 'fast/bench-model',
+    pids: () => ({ a: peerA.pid ?? 0, b: peerB.pid ?? 0, fake: fake.pid ?? 0 }),
+  },
+  unmerged: {
+    name: 'unmerged',
+    client: new OpenAI({
+      baseURL: `http://127.0.0.1:${apiA2}/v1`,
+      apiKey: 'bench',
+      maxRetries: 0,
+      logLevel: 'off',
+      defaultHeaders: { 'x-clawmesh-soul': 'bench' },
+    }),
+    model: 'fast/bench-model',
+    pids: () => ({ a: peerA2.pid ?? 0, b: peerB2.pid ?? 0, fake: fake.pid ?? 0 }),
+  },
 }
 
 interface Reply {
@@ -184,11 +225,12 @@ async function request(
 const readySince = performance.now()
 for (;;) {
   if (performance.now() - readySince > 90_000) throw new Error('the mesh did not route a chat within 90 s')
-  const ok = await request(paths.mesh).then(
-    (reply) => reply.tokens === TOKENS,
-    () => false,
-  )
-  if (ok) break
+  const ready = async (path: Path): Promise<boolean> =>
+    request(path).then(
+      (reply) => reply.tokens === TOKENS,
+      () => false,
+    )
+  if ((await ready(paths.mesh)) && (await ready(paths.unmerged))) break
   await new Promise((resolve) => setTimeout(resolve, 250))
 }
 const out = (text: string): boolean => process.stdout.write(text)
@@ -205,7 +247,7 @@ const added: number[] = []
 let wrongLength = 0
 for (let index = 0; index < warmupPairs + ttftPairs; index++) {
   const order: Path[] = index % 2 === 0 ? [paths.direct, paths.mesh] : [paths.mesh, paths.direct]
-  const pair: Partial<Record<'direct' | 'mesh', Reply>> = {}
+  const pair: Partial<Record<PathName, Reply>> = {}
   for (const path of order) pair[path.name] = await request(path)
   if (index < warmupPairs) continue
   for (const name of ['direct', 'mesh'] as const) {
@@ -240,7 +282,7 @@ interface Round {
 }
 
 async function throughput(path: Path, concurrency: number): Promise<Round> {
-  const pids: Record<string, number> = { fake: fake.pid ?? 0, a: peerA.pid ?? 0, b: peerB.pid ?? 0 }
+  const pids = path.pids()
   const before = Object.fromEntries(
     await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, (await procStat(pid)).cpuMs])),
   ) as Record<string, number>
@@ -290,26 +332,27 @@ out(
   `\nTokens per second (aggregate), ${tpsRounds} rounds of ${tpsSeconds} s per path and concurrency, alternating\n`,
 )
 out(
-  '| concurrent streams | direct tokens/s | mesh tokens/s | mesh ÷ direct | CPU µs/token direct (client+fake) | CPU µs/token mesh (client+A+B+fake) | content events per 256-token reply (direct / mesh) | failures |\n|---|---|---|---|---|---|---|---|\n',
+  '| concurrent streams | direct tokens/s | mesh tokens/s | mesh ÷ direct | mesh, one delta per token (merge_deltas: false) tokens/s | ÷ direct | CPU µs/token direct (client+fake) | CPU µs/token mesh (client+A+B+fake) | CPU µs/token one delta per token | content events per 256-token reply (direct / mesh / one per token) | failures |\n|---|---|---|---|---|---|---|---|---|---|---|\n',
 )
 for (const concurrency of concurrencies) {
-  const rounds: Record<'direct' | 'mesh', Round[]> = { direct: [], mesh: [] }
-  await throughput(paths.direct, concurrency) // warm-up: connections, JIT
-  await throughput(paths.mesh, concurrency)
+  const rounds: Record<PathName, Round[]> = { direct: [], mesh: [], unmerged: [] }
+  const names: PathName[] = ['direct', 'mesh', 'unmerged']
+  for (const name of names) await throughput(paths[name], concurrency) // warm-up: connections, JIT
   for (let round = 0; round < tpsRounds; round++) {
-    const order = round % 2 === 0 ? (['direct', 'mesh'] as const) : (['mesh', 'direct'] as const)
+    // Rotate which path goes first.
+    const order = names.map((_, index) => names[(index + round) % names.length] as PathName)
     for (const name of order) rounds[name].push(await throughput(paths[name], concurrency))
   }
-  const tps = (name: 'direct' | 'mesh'): number => median(rounds[name].map((round) => round.tokensPerSecond))
-  const cpu = (name: 'direct' | 'mesh', parts: string[]): string => {
+  const tps = (name: PathName): number => median(rounds[name].map((round) => round.tokensPerSecond))
+  const cpu = (name: PathName, parts: string[]): string => {
     const per = parts.map((part) => median(rounds[name].map((round) => round.cpuUsPerToken[part] ?? 0)))
     return `${per.reduce((sum, value) => sum + value, 0).toFixed(1)} (${per.map((value) => value.toFixed(1)).join('+')})`
   }
-  const failures = [...rounds.direct, ...rounds.mesh].reduce((sum, round) => sum + round.failures, 0)
-  const events = (name: 'direct' | 'mesh'): string =>
+  const failures = names.flatMap((name) => rounds[name]).reduce((sum, round) => sum + round.failures, 0)
+  const events = (name: PathName): string =>
     median(rounds[name].map((round) => round.deltasPerReply)).toFixed(1)
   out(
-    `| ${concurrency} | ${tps('direct').toFixed(0)} | ${tps('mesh').toFixed(0)} | ${((100 * tps('mesh')) / tps('direct')).toFixed(1)}% | ${cpu('direct', ['client', 'fake'])} | ${cpu('mesh', ['client', 'a', 'b', 'fake'])} | ${events('direct')} / ${events('mesh')} | ${failures} |\n`,
+    `| ${concurrency} | ${tps('direct').toFixed(0)} | ${tps('mesh').toFixed(0)} | ${((100 * tps('mesh')) / tps('direct')).toFixed(1)}% | ${tps('unmerged').toFixed(0)} | ${((100 * tps('unmerged')) / tps('direct')).toFixed(1)}% | ${cpu('direct', ['client', 'fake'])} | ${cpu('mesh', ['client', 'a', 'b', 'fake'])} | ${cpu('unmerged', ['client', 'a', 'b', 'fake'])} | ${events('direct')} / ${events('mesh')} / ${events('unmerged')} | ${failures} |\n`,
   )
 }
 
@@ -363,9 +406,9 @@ out(
 
 // --- clean up ------------------------------------------------------------------------------------
 
-for (const child of [peerA, peerB]) child.kill('SIGTERM')
+for (const child of [peerA, peerB, peerA2, peerB2]) child.kill('SIGTERM')
 await Promise.all(
-  [peerA, peerB].map(
+  [peerA, peerB, peerA2, peerB2].map(
     (child) =>
       new Promise((resolve) => {
         if (child.exitCode !== null) resolve(undefined)

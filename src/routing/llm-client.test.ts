@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChatPart } from '../llm/types.js'
-import type { ChatCall } from './llm-client.js'
+import { type ChatCall, LlmClient } from './llm-client.js'
 import { ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
 import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
@@ -127,5 +127,40 @@ describe('LlmClient keep-alive pool (real nodes)', () => {
       expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     expect(client.pooled(ownerNode.peerId)).toBe(0)
     await expect.poll(() => service.openStreams(), { timeout: 2000, interval: 10 }).toBe(0)
+  })
+
+  it('retries a new stream the owner reset while negotiating, but not a failed dial', async () => {
+    const ownerNode = await mesh.node()
+    const callerNode = await mesh.node()
+    const backend = new ScriptedBackend()
+    await mesh.owner(ownerNode, [backend])
+    let dials = 0
+    let refuse = 2
+    let failDial = false
+    const node = {
+      dialProtocol: ((...args: Parameters<typeof callerNode.dialProtocol>) => {
+        dials++
+        if (failDial) return Promise.reject(new Error('connect ECONNREFUSED'))
+        // What libp2p throws when the owner resets the stream during protocol negotiation.
+        if (refuse-- > 0)
+          return Promise.reject(Object.assign(new Error('Unexpected EOF'), { name: 'UnexpectedEOFError' }))
+        return callerNode.dialProtocol(...args)
+      }) as typeof callerNode.dialProtocol,
+    }
+    await callerNode.dial(ownerNode.getMultiaddrs()[0]!)
+    const client = new LlmClient({ node, pool: false })
+    mesh.clients.push(client)
+    expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
+    expect(dials).toBe(3)
+    expect(client.streams(ownerNode.peerId)).toBeLessThanOrEqual(1)
+
+    failDial = true
+    dials = 0
+    const error = await collect(client.chat(ownerNode.peerId, call)).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    )
+    expect(error).toMatchObject({ code: 'PEER_UNREACHABLE' })
+    expect(dials).toBe(1)
   })
 })

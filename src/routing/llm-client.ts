@@ -170,7 +170,21 @@ export class LlmClient {
     let staleRetried = false
     for (let crowded = 0; ; ) {
       const reused = 'stream' in grant
-      const pooled = 'stream' in grant ? grant : await this.#open(peer, grant, signal)
+      let pooled: PooledStream
+      try {
+        pooled = 'stream' in grant ? grant : await this.#open(peer, grant, signal)
+      } catch (error) {
+        // The owner reset the new stream during negotiation: libp2p's own per-connection cap still
+        // counts streams we reset a moment ago (our side frees a slot at once, the owner when the
+        // reset arrives). Seen when many clients leave at once and queued requests take their slots.
+        if (crowded >= CROWDED_RETRIES || signal?.aborted || !isStreamRefusal(error)) throw error
+        crowded++
+        await delay(2 ** crowded, signal).catch((abortError: unknown) => {
+          throw aborted(abortError)
+        })
+        grant = await this.#admit(key, signal)
+        continue
+      }
       const exchange = this.#exchange(pooled, signal)
       try {
         await this.#send(exchange, frame)
@@ -375,6 +389,13 @@ const placeholder: ResponseFrame = {
 
 /** Retries of a request the owner refused with `TOO_MANY_STREAMS` although we had a slot (2, 4, 8, 16, 32 ms). */
 const CROWDED_RETRIES = 5
+
+/** A new stream the owner reset while negotiating (the connection itself is fine). */
+function isStreamRefusal(error: unknown): boolean {
+  const cause = error instanceof RoutingError ? error.cause : undefined
+  const name = cause instanceof Error ? cause.name : undefined
+  return name === 'UnexpectedEOFError' || name === 'StreamResetError'
+}
 
 function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -78,7 +78,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         error instanceof HttpError
           ? error
           : new HttpError(500, 'INTERNAL', `internal error: ${errorMessage(error)}`)
-      if (httpError.status >= 500)
+      // Requests cut short by an orderly stop are expected, not failures of this peer.
+      if (httpError.code === 'SHUTTING_DOWN')
+        log.info('request ended by shutdown', { path: url.pathname, error: errorMessage(error) })
+      else if (httpError.status >= 500)
         log.error('request failed', { path: url.pathname, error: errorMessage(error) })
       if (response.headersSent) {
         response.destroy()

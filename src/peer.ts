@@ -96,6 +96,12 @@ export interface PeerOptions {
   strangerGraceMs?: number
   /** How often local backends' model lists are re-read and re-advertised. Default: 60 s. */
   modelRefreshMs?: number
+  /**
+   * LLM requests one remote peer may send to this peer's backends: sustained per second, and at
+   * once from a full bucket. Over it, the caller gets `RATE_LIMITED` (a gateway answers 429).
+   * Default: 2000/s, burst 4000.
+   */
+  llmRateLimit?: { requestsPerSecond: number; burst: number }
   log?: Logger
 }
 
@@ -502,6 +508,12 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
       maxFrameBytes: limits.maxFrameBytes,
       maxStreamsPerPeer: limits.maxStreamsPerPeer,
       mergeDeltas: routingSettings(manifest).mergeDeltas,
+      ...(options.llmRateLimit === undefined
+        ? {}
+        : {
+            requestsPerSecond: options.llmRateLimit.requestsPerSecond,
+            requestBurst: options.llmRateLimit.burst,
+          }),
     },
     logger: log.child('llm-service'),
   })

@@ -11,7 +11,7 @@ import { type HealthConfig, Manifest } from '../src/config/schema.js'
 import type { FakeProvider, FakeScript } from '../src/llm/testing/fake-provider.js'
 import { startFakeProvider } from '../src/llm/testing/start-fake-provider.js'
 import { createLogger } from '../src/log.js'
-import { createPeer, type Peer } from '../src/peer.js'
+import { createPeer, type Peer, type PeerOptions } from '../src/peer.js'
 import { freePort, waitFor } from './cli-process.js'
 
 /** The running federation. */
@@ -38,6 +38,8 @@ export interface MeshFixtureOptions {
   only?: string[]
   /** `federation.health` timings (tests shorten them). Default: the manifest defaults (1 s heartbeats). */
   health?: z.input<typeof HealthConfig>
+  /** Extra `createPeer` options per node name. */
+  peerOptions?: Record<string, Partial<PeerOptions>>
 }
 
 /** Builds and starts the three-peer federation; resolves once every peer knows every backend's owners. */
@@ -117,6 +119,7 @@ export async function startMeshFixture(options: MeshFixtureOptions = {}): Promis
       colocated: true,
       discovery: { sweepIntervalMs: 300 },
       log: log.child(name),
+      ...options.peerOptions?.[name],
     })
     peers[name] = peer
     return peer

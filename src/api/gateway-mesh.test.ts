@@ -189,4 +189,36 @@ describe('OpenAI-compatible gateway over the mesh (official openai client, three
     expect(code).toBe(0)
     expect(run.stdout().trim()).toBe('Clear skies')
   })
+
+  it('an owner over its request rate answers 429 RATE_LIMITED through the gateway, and serves again after', async () => {
+    mesh = await startMeshFixture({
+      api: true,
+      only: ['vps-public', 'vps-fast'],
+      scripts: { fast: { tokens: ['ok'] } },
+      peerOptions: { 'vps-fast': { llmRateLimit: { requestsPerSecond: 0.5, burst: 2 } } },
+    })
+    const openai = client(mesh.peers['vps-public']!.apiUrl!, 'weather-brief')
+    const ask = () =>
+      openai.chat.completions
+        .create({ model: 'fast/gpt-fast', messages: [{ role: 'user', content: 'weather?' }] })
+        .then(
+          (reply) => reply.choices[0]?.message.content,
+          (error: unknown) => error,
+        )
+    // The fixture's readiness check spent nothing: the bucket is full (2). Two pass, the third is refused.
+    expect(await ask()).toBe('ok')
+    expect(await ask()).toBe('ok')
+    const refused = await ask()
+    expect(refused).toBeInstanceOf(APIError)
+    expect((refused as APIError).status).toBe(429)
+    expect((refused as APIError).code).toBe('RATE_LIMITED')
+    expect((refused as APIError).message).toMatch(/requests\/s: retry in \d+ ms/)
+    expect(
+      mesh.providers.fast!.requests.filter((request) => request.path.endsWith('/chat/completions')),
+    ).toHaveLength(2)
+    // One token every 2 s (slow, so a loaded machine cannot refill it between the three asks above):
+    // the same caller is served again.
+    await new Promise((resolve) => setTimeout(resolve, 2_200))
+    expect(await ask()).toBe('ok')
+  })
 })

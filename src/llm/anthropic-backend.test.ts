@@ -25,6 +25,26 @@ describe('AnthropicBackend', () => {
     expect(() => new AnthropicBackend({ name: 'claude' })).toThrow(BackendConfigError)
   })
 
+  it('sends its chat request with the same auth and API version headers as the SDK sends its own', async () => {
+    const fake = await startFakeProvider('anthropic', { tokens: ['a'], models: ['claude-a'] })
+    const backend = new AnthropicBackend({ name: 'claude', url: fake.url, api_key: 'k-12345' })
+    try {
+      for await (const _part of backend.chat({ model: 'm', messages: [{ role: 'user', content: 'q' }] })) {
+        // drain
+      }
+      expect(await backend.models()).toEqual(['claude-a']) // through the SDK
+      const chat = fake.requests.find((request) => request.path.endsWith('/v1/messages'))
+      const sdk = fake.requests.find((request) => request.path.includes('/v1/models'))
+      for (const header of ['authorization', 'x-api-key', 'anthropic-version']) {
+        expect(chat?.headers[header], header).toBe(sdk?.headers[header])
+      }
+      expect(chat?.headers['anthropic-version']).toBeTruthy()
+    } finally {
+      await backend.close()
+      await fake.close()
+    }
+  })
+
   it('maps an in-stream rate_limit_error event to BACKEND_RATE_LIMITED', async () => {
     const fake = await startFakeProvider('anthropic', {
       tokens: ['a'],

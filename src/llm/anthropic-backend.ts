@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
 import { BackendConfigError, BackendError, type BackendErrorCode } from './errors.js'
+import { parseEventData, postForEvents, StreamingPoster } from './http-stream.js'
 import { ModelCache } from './model-cache.js'
 import type {
   CallOptions,
@@ -22,6 +23,8 @@ import type {
 
 /** Anthropic's API when the manifest gives no URL. */
 export const anthropicDefaultUrl = 'https://api.anthropic.com'
+/** The `anthropic-version` header, as `@anthropic-ai/sdk` sends it (a test compares the two). */
+export const ANTHROPIC_VERSION = '2026-10-21'
 /** `max_tokens` is required by the Messages API; used when the request sets none. */
 export const anthropicDefaultMaxTokens = 4096
 
@@ -156,12 +159,65 @@ function toBlocks(message: Exclude<ChatMessage, { role: 'system' }>): Anthropic.
   return blocks
 }
 
+/** Turns Messages API stream events into parts, keeping tool calls and usage seen so far. */
+class EventReader {
+  // Content-block index → tool-call ordinal, and each call's arguments so far.
+  readonly #tools = new Map<number, { index: number; id: string; name: string; arguments: string }>()
+  readonly #usage = { inputTokens: 0, outputTokens: 0 }
+  #finishReason: FinishReason = 'other'
+  #ended = false
+
+  /** `message_stop` was seen. */
+  get ended(): boolean {
+    return this.#ended
+  }
+
+  /** The parts of an event that is not a text delta (the caller handles those), checked with the schema. */
+  *parts(raw: unknown): Generator<ChatPart> {
+    const event = Event.parse(raw)
+    const tools = this.#tools
+    if (event.type === 'content_block_delta' && event.delta?.type === 'text_delta' && event.delta.text) {
+      yield { type: 'text-delta', text: event.delta.text }
+    } else if (event.type === 'content_block_delta' && event.delta?.type === 'input_json_delta') {
+      const call = tools.get(event.index ?? -1)
+      const argumentsDelta = event.delta.partial_json ?? ''
+      if (call) call.arguments += argumentsDelta
+      if (call && argumentsDelta) yield { type: 'tool-call-delta', index: call.index, argumentsDelta }
+    } else if (event.type === 'content_block_start' && event.content_block?.type === 'tool_use') {
+      const call = {
+        index: tools.size,
+        id: event.content_block.id ?? '',
+        name: event.content_block.name ?? '',
+        arguments: '',
+      }
+      tools.set(event.index ?? -1, call)
+      yield { type: 'tool-call-delta', index: call.index, id: call.id, name: call.name, argumentsDelta: '' }
+    } else if (event.type === 'content_block_stop') {
+      const call = tools.get(event.index ?? -1)
+      if (call) yield { type: 'tool-call', ...call, arguments: call.arguments || '{}' }
+    } else if (event.type === 'message_start') {
+      this.#usage.inputTokens = event.message?.usage?.input_tokens ?? 0
+    } else if (event.type === 'message_delta') {
+      this.#finishReason = stopReasons[event.delta?.stop_reason ?? ''] ?? 'other'
+      this.#usage.outputTokens = event.usage?.output_tokens ?? this.#usage.outputTokens
+      if (event.usage?.input_tokens) this.#usage.inputTokens = event.usage.input_tokens
+    } else if (event.type === 'message_stop' && !this.#ended) {
+      this.#ended = true
+      yield { type: 'usage', usage: { ...this.#usage } }
+      yield { type: 'end', finishReason: this.#finishReason }
+    }
+  }
+}
+
 /** Anthropic's Messages API as an `LLMBackend`. */
 export class AnthropicBackend implements LLMBackend {
   readonly name: string
   readonly type: string = 'anthropic'
   readonly url: string
   readonly #client: Anthropic
+  readonly #poster: StreamingPoster
+  readonly #messagesUrl: URL
+  readonly #headers: Record<string, string>
   readonly #secrets: string[]
   readonly #timeoutMs: number
   readonly #configuredModels: string[] | undefined
@@ -188,78 +244,66 @@ export class AnthropicBackend implements LLMBackend {
       timeout: this.#timeoutMs * 4,
       logLevel: 'off',
     })
+    // Streaming chat skips the SDK's request machinery (src/llm/http-stream.ts); model listing uses it.
+    this.#poster = new StreamingPoster(this.url)
+    this.#messagesUrl = new URL(`${this.url}/v1/messages`)
+    this.#headers = {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      'user-agent': 'clawmesh',
+      // As @anthropic-ai/sdk 1.x sends an API key (a test compares the two requests).
+      authorization: `Bearer ${settings.api_key}`,
+      'anthropic-version': ANTHROPIC_VERSION,
+    }
     this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
   }
 
-  /** Streams a reply from `POST /v1/messages`. */
+  /**
+   * Streams a reply from `POST /v1/messages`, over our own keep-alive request and SSE decoder
+   * (`http-stream.ts`, `sse.ts`); failures become the SDK's `APIError`, so they map as before.
+   */
   async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
     const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
-    // Content-block index → tool-call ordinal, and each call's arguments so far.
-    const tools = new Map<number, { index: number; id: string; name: string; arguments: string }>()
-    const usage = { inputTokens: 0, outputTokens: 0 }
-    let finishReason: FinishReason = 'other'
-    let ended = false
+    const reader = new EventReader()
     try {
       guard.throwIfStopped()
-      const stream = await this.#client.messages.create(toAnthropicRequest(request), { signal: guard.signal })
-      guard.touch()
-      for await (const raw of stream) {
+      const events = postForEvents(this.#poster, {
+        url: this.#messagesUrl,
+        headers: this.#headers,
+        body: JSON.stringify(toAnthropicRequest(request)),
+        signal: guard.signal,
+        label: this.name,
+        failure: (status, body, text, headers) =>
+          APIError.generate(status, body, body === undefined ? text : undefined, headers),
+      })
+      for await (const batch of events) {
         guard.touch()
-        // Hot path: a text delta is checked by hand; every other event goes through the schema.
-        const text = textDelta(raw)
-        if (text !== undefined) {
-          guard.pause()
-          yield { type: 'text-delta', text }
-          guard.resume()
-          continue
-        }
-        const event = Event.parse(raw)
-        let part: ChatPart | undefined
-        if (event.type === 'content_block_delta' && event.delta?.type === 'text_delta' && event.delta.text) {
-          part = { type: 'text-delta', text: event.delta.text }
-        } else if (event.type === 'content_block_delta' && event.delta?.type === 'input_json_delta') {
-          const call = tools.get(event.index ?? -1)
-          const argumentsDelta = event.delta.partial_json ?? ''
-          if (call) call.arguments += argumentsDelta
-          if (call && argumentsDelta) part = { type: 'tool-call-delta', index: call.index, argumentsDelta }
-        } else if (event.type === 'content_block_start' && event.content_block?.type === 'tool_use') {
-          const call = {
-            index: tools.size,
-            id: event.content_block.id ?? '',
-            name: event.content_block.name ?? '',
-            arguments: '',
+        for (const event of batch) {
+          // As the SDK reads the stream: keep-alive pings and unnamed events are skipped.
+          if (event.event === 'ping' || event.event === null || event.data === '') continue
+          if (event.event === 'error') {
+            const body = parseEventData(event.data, this.name) as { error?: { type?: string } }
+            throw new APIError(undefined, body, undefined, undefined)
           }
-          tools.set(event.index ?? -1, call)
-          part = {
-            type: 'tool-call-delta',
-            index: call.index,
-            id: call.id,
-            name: call.name,
-            argumentsDelta: '',
+          const raw = parseEventData(event.data, this.name)
+          // Hot path: a text delta is checked by hand; every other event goes through the reader.
+          const text = textDelta(raw)
+          if (text !== undefined) {
+            guard.pause()
+            yield { type: 'text-delta', text }
+            guard.resume()
+            continue
           }
-        } else if (event.type === 'content_block_stop') {
-          const call = tools.get(event.index ?? -1)
-          if (call) part = { type: 'tool-call', ...call, arguments: call.arguments || '{}' }
-        } else if (event.type === 'message_start') {
-          usage.inputTokens = event.message?.usage?.input_tokens ?? 0
-        } else if (event.type === 'message_delta') {
-          finishReason = stopReasons[event.delta?.stop_reason ?? ''] ?? 'other'
-          usage.outputTokens = event.usage?.output_tokens ?? usage.outputTokens
-          if (event.usage?.input_tokens) usage.inputTokens = event.usage.input_tokens
-        } else if (event.type === 'message_stop') {
-          ended = true
-          guard.complete()
-          yield { type: 'usage', usage }
-          yield { type: 'end', finishReason }
-          continue
+          for (const part of reader.parts(raw)) {
+            if (part.type === 'end') guard.complete()
+            guard.pause()
+            yield part
+            guard.resume()
+          }
         }
-        if (!part) continue
-        guard.pause()
-        yield part
-        guard.resume()
       }
       guard.throwIfStopped()
-      if (!ended) {
+      if (!reader.ended) {
         throw new BackendError('BACKEND_PROTOCOL', `${this.name}: chat stream ended without message_stop`, {
           retryable: true,
         })
@@ -307,5 +351,6 @@ export class AnthropicBackend implements LLMBackend {
   /** Stops background work. */
   async close(): Promise<void> {
     this.#models.stop()
+    this.#poster.close()
   }
 }

@@ -5,10 +5,12 @@
  * SDK plus `fetch` spent about 0.65 ms of CPU per chat request before the first byte on this
  * machine (SDK request building 0.22 ms, `fetch` 0.27 + 0.17 ms), on the critical path of every
  * token's first hop (BENCHMARKS.md, "Gateway"). Errors keep the SDK's shapes: the caller turns a
- * non-2xx answer into the SDK's `APIError` (see `readErrorBody`).
+ * non-2xx answer into the SDK's `APIError` (`EventStreamRequest.failure`).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { BackendError } from './errors.js'
+import { SseDecoder, type SseEvent } from './sse.js'
 
 /** Largest error body read from a failed request; the rest is dropped. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -65,4 +67,55 @@ export async function readErrorBody(response: IncomingMessage): Promise<{ text: 
     else if (value !== undefined) headers.set(name, value)
   }
   return { text: Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8'), headers }
+}
+
+/** One streaming POST whose reply is a server-sent event stream. */
+export interface EventStreamRequest {
+  url: URL
+  headers: Record<string, string>
+  body: string
+  /** Aborts the request (the caller's timeout and cancellation). */
+  signal: AbortSignal
+  /** Names the stream in errors (the backend's name). */
+  label: string
+  /** The error for a non-2xx reply: its status, body (JSON when it parses, else text) and headers. */
+  failure(status: number, body: object | undefined, text: string, headers: Headers): Error
+}
+
+/**
+ * POSTs and yields the reply's events, all the events each network chunk completes at once (an
+ * empty array for a chunk that completes none, so the caller still sees activity).
+ */
+export async function* postForEvents(
+  poster: StreamingPoster,
+  request: EventStreamRequest,
+): AsyncGenerator<SseEvent[]> {
+  const response = await poster.post(request.url, request.headers, request.body, request.signal)
+  const status = response.statusCode ?? 0
+  if (status < 200 || status > 299) {
+    const { text, headers } = await readErrorBody(response)
+    throw request.failure(status, jsonObject(text), text, headers)
+  }
+  const decoder = new SseDecoder(request.label)
+  for await (const chunk of response as AsyncIterable<Buffer>) yield decoder.push(chunk)
+  const rest = decoder.end()
+  if (rest.length > 0) yield rest
+}
+
+/** `data` parsed as JSON, or a `BACKEND_PROTOCOL` error naming the backend. */
+export function parseEventData(data: string, label: string): unknown {
+  try {
+    return JSON.parse(data)
+  } catch {
+    throw new BackendError('BACKEND_PROTOCOL', `${label}: a stream event is not JSON`, { retryable: true })
+  }
+}
+
+function jsonObject(text: string): object | undefined {
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === 'object' && value !== null ? value : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -9,9 +9,8 @@ import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
 import { BackendError } from './errors.js'
-import { readErrorBody, StreamingPoster } from './http-stream.js'
+import { parseEventData, postForEvents, StreamingPoster } from './http-stream.js'
 import { ModelCache } from './model-cache.js'
-import { SseDecoder, type SseEvent } from './sse.js'
 import type {
   CallOptions,
   ChatMessage,
@@ -151,35 +150,13 @@ export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParam
   }
 }
 
-function safeJson(text: string): object | undefined {
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === 'object' && value !== null ? value : undefined
-  } catch {
-    return undefined
-  }
-}
-
-function parseChunk(data: string, backend: string): { error?: unknown } {
-  try {
-    return JSON.parse(data) as { error?: unknown }
-  } catch {
-    throw new BackendError('BACKEND_PROTOCOL', `${backend}: a stream event is not JSON`, { retryable: true })
-  }
-}
-
 /** Turns Chat Completions chunks into parts, keeping the tool calls seen so far. */
 class ChunkReader {
   readonly #calls: Array<{ id: string; name: string; arguments: string }> = []
   finishReason: FinishReason | undefined;
 
+  /** The parts of a chunk that is not plain text (the caller handles those), checked with the schema. */
   *parts(raw: unknown): Generator<ChatPart> {
-    // Hot path: a plain text chunk is checked by hand; every other chunk goes through the schema.
-    const text = textDelta(raw)
-    if (text !== undefined) {
-      yield { type: 'text-delta', text }
-      return
-    }
     const chunk = Chunk.parse(raw)
     const choice = chunk.choices[0]
     const delta = choice?.delta
@@ -257,58 +234,50 @@ export class OpenAICompatibleBackend implements LLMBackend {
   }
 
   /**
-   * Streams a reply from `POST {url}/chat/completions`. The SDK sends the request and turns an
-   * HTTP error into an `APIError`; the event stream is read with our own decoder (`sse.ts`), whose
-   * cost stays linear when a chunk carries many events.
+   * Streams a reply from `POST {url}/chat/completions`, over our own keep-alive request and SSE
+   * decoder (`http-stream.ts`, `sse.ts`); failures become the SDK's `APIError`.
    */
   async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
     const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
     const reader = new ChunkReader()
-    const { name } = this
     try {
       guard.throwIfStopped()
-      const response = await this.#poster.post(
-        this.#chatUrl,
-        this.#headers,
-        JSON.stringify(toOpenAIRequest(request)),
-        guard.signal,
-      )
-      guard.touch()
-      const status = response.statusCode ?? 0
-      if (status < 200 || status > 299) {
+      const events = postForEvents(this.#poster, {
+        url: this.#chatUrl,
+        headers: this.#headers,
+        body: JSON.stringify(toOpenAIRequest(request)),
+        signal: guard.signal,
+        label: this.name,
         // The SDK's own error for the status and body, so failures read the same as elsewhere.
-        const { text, headers } = await readErrorBody(response)
-        const json = safeJson(text)
-        throw APIError.generate(status, json, json === undefined ? text : undefined, headers)
-      }
-      const decoder = new SseDecoder(name)
+        failure: (status, body, text, headers) =>
+          APIError.generate(status, body, body === undefined ? text : undefined, headers),
+      })
       let done = false
-      const read = function* (events: SseEvent[]): Generator<ChatPart> {
-        for (const event of events) {
-          if (done) return
-          if (event.data.startsWith('[DONE]')) {
-            done = true
-            return
-          }
-          const raw = parseChunk(event.data, name)
-          // An error inside the stream, as the SDK reports it.
-          if (raw.error) throw new APIError(undefined, raw.error as object, undefined, undefined)
-          yield* reader.parts(raw)
-        }
-      }
-      for await (const chunk of response as AsyncIterable<Buffer>) {
+      for await (const batch of events) {
         guard.touch()
         // After [DONE] the rest is read and ignored, so the connection stays reusable.
-        for (const part of read(decoder.push(chunk))) {
-          guard.pause()
-          yield part
-          guard.resume()
+        for (const event of batch) {
+          if (done || event.data.startsWith('[DONE]')) {
+            done = true
+            continue
+          }
+          const raw = parseEventData(event.data, this.name) as { error?: unknown }
+          // An error inside the stream, as the SDK reports it.
+          if (raw.error) throw new APIError(undefined, raw.error as object, undefined, undefined)
+          // Hot path: a plain text chunk is checked by hand; anything else goes through the reader.
+          const text = textDelta(raw)
+          if (text !== undefined) {
+            guard.pause()
+            yield { type: 'text-delta', text }
+            guard.resume()
+            continue
+          }
+          for (const part of reader.parts(raw)) {
+            guard.pause()
+            yield part
+            guard.resume()
+          }
         }
-      }
-      for (const part of read(decoder.end())) {
-        guard.pause()
-        yield part
-        guard.resume()
       }
       guard.throwIfStopped()
       if (reader.finishReason === undefined) {

@@ -30,7 +30,8 @@ export class SseDecoder {
   /** Undecoded rest: the start of a line that has not ended yet. */
   #rest = ''
   #event: string | null = null
-  #data: string[] = []
+  /** The event's data lines so far, joined by `\n`; undefined before its first data line. */
+  #data: string | undefined
 
   /** `label` names the stream in errors (the backend's name). */
   constructor(label: string, maxLine = DEFAULT_MAX_SSE_LINE) {
@@ -58,7 +59,7 @@ export class SseDecoder {
     if (text.indexOf('\r') === -1) {
       // The common case (LF only): native search per line.
       for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-        this.#line(text.slice(start, end), events)
+        this.#line(text, start, end, events)
         start = end + 1
       }
     } else {
@@ -67,7 +68,7 @@ export class SseDecoder {
         const code = text.charCodeAt(index)
         if (code !== LF && code !== CR) continue
         if (code === CR && index === text.length - 1 && !final) break
-        this.#line(text.slice(start, index), events)
+        this.#line(text, start, index, events)
         if (code === CR && text.charCodeAt(index + 1) === LF) index++
         start = index + 1
       }
@@ -80,29 +81,40 @@ export class SseDecoder {
         `${this.#label}: server-sent event line longer than ${this.#maxLine} characters`,
       )
     if (final && this.#rest !== '') {
-      this.#line(this.#rest, events)
+      this.#line(this.#rest, 0, this.#rest.length, events)
       this.#rest = ''
     }
   }
 
-  #line(line: string, events: SseEvent[]): void {
-    if (line === '') {
+  /** Handles the line `text[start, end)` (read in place: no copy of the line itself). */
+  #line(text: string, start: number, end: number, events: SseEvent[]): void {
+    if (start === end) {
       this.#dispatch(events)
       return
     }
-    if (line.charCodeAt(0) === 0x3a) return // ":" starts a comment
-    const colon = line.indexOf(':')
-    const field = colon === -1 ? line : line.slice(0, colon)
-    let value = colon === -1 ? '' : line.slice(colon + 1)
-    if (value.charCodeAt(0) === 0x20) value = value.slice(1)
-    if (field === 'data') this.#data.push(value)
+    // The usual lines first: `data: …` and `event: …`.
+    if (text.startsWith('data: ', start)) {
+      this.#addData(text.slice(start + 6, end))
+      return
+    }
+    if (text.charCodeAt(start) === 0x3a) return // ":" starts a comment
+    let colon = text.indexOf(':', start)
+    if (colon === -1 || colon > end) colon = end
+    const field = text.slice(start, colon)
+    const valueStart = colon < end && text.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1
+    const value = colon === end ? '' : text.slice(valueStart, end)
+    if (field === 'data') this.#addData(value)
     else if (field === 'event') this.#event = value
     // `id` and `retry` only matter to a reconnecting EventSource; a chat stream is never resumed.
   }
 
+  #addData(value: string): void {
+    this.#data = this.#data === undefined ? value : `${this.#data}\n${value}`
+  }
+
   #dispatch(events: SseEvent[]): void {
-    if (this.#data.length > 0) events.push({ event: this.#event, data: this.#data.join('\n') })
+    if (this.#data !== undefined) events.push({ event: this.#event, data: this.#data })
     this.#event = null
-    this.#data = []
+    this.#data = undefined
   }
 }

@@ -1,9 +1,10 @@
 /**
- * The floor under issue 5's "added time to first token" on this machine: the same official `openai`
- * client and fake server as `bench/gateway.ts`, direct versus through two byte-copying TCP relays in
- * their own processes (client → relay A → relay B → fake). The mesh path has the same shape
- * (client → gateway A → owner B → provider) plus HTTP parsing, routing, Noise and the owner's own
- * HTTP request, so what the relays add is what any two-process design pays here before doing work.
+ * Floors under issue 5's "added time to first token" on this machine: the same official `openai`
+ * client and fake server as `bench/gateway.ts`, direct versus (1) two byte-copying TCP relays in
+ * their own processes (client → relay A → relay B → fake), the shape of the mesh path with no work
+ * at all, and (2) one minimal Node HTTP proxy (`node:http` in, keep-alive `node:http` out, the
+ * stream piped back), the smallest thing that has the gateway's HTTP in and the owner's HTTP out.
+ * Paths run in rotating order per round; each is compared with the direct request of its round.
  *
  *   npx tsx bench/relay-floor.ts
  *
@@ -32,6 +33,7 @@ const { fast } = await child<{ fast: string }>('./gateway-fake.ts')
 const fakeAddress = new URL(fast).host
 const relayB = await child<{ port: number }>('./relay-floor-relay.ts', [fakeAddress])
 const relayA = await child<{ port: number }>('./relay-floor-relay.ts', [`127.0.0.1:${relayB.port}`])
+const proxy = await child<{ port: number }>('./relay-floor-proxy.ts', [fast])
 const path = new URL(fast).pathname
 
 const clients = {
@@ -42,7 +44,15 @@ const clients = {
     maxRetries: 0,
     logLevel: 'off',
   }),
+  proxied: new OpenAI({
+    baseURL: `http://127.0.0.1:${proxy.port}${path}`,
+    apiKey: 'bench',
+    maxRetries: 0,
+    logLevel: 'off',
+  }),
 }
+type Name = keyof typeof clients
+const names: Name[] = ['direct', 'relayed', 'proxied']
 
 async function ttft(client: OpenAI): Promise<number> {
   const started = performance.now()
@@ -58,16 +68,17 @@ async function ttft(client: OpenAI): Promise<number> {
   return first
 }
 
-const samples = { direct: [] as number[], relayed: [] as number[] }
-const added: number[] = []
+const samples: Record<Name, number[]> = { direct: [], relayed: [], proxied: [] }
+const added: Record<Name, number[]> = { direct: [], relayed: [], proxied: [] }
 for (let index = 0; index < warmup + pairs; index++) {
-  const order = index % 2 === 0 ? (['direct', 'relayed'] as const) : (['relayed', 'direct'] as const)
-  const pair: Record<string, number> = {}
-  for (const name of order) pair[name] = await ttft(clients[name])
+  const order = names.map((_, offset) => names[(index + offset) % names.length] as Name)
+  const round: Partial<Record<Name, number>> = {}
+  for (const name of order) round[name] = await ttft(clients[name])
   if (index < warmup) continue
-  samples.direct.push(pair.direct ?? Number.NaN)
-  samples.relayed.push(pair.relayed ?? Number.NaN)
-  added.push((pair.relayed ?? Number.NaN) - (pair.direct ?? Number.NaN))
+  for (const name of names) {
+    samples[name].push(round[name] ?? Number.NaN)
+    added[name].push((round[name] ?? Number.NaN) - (round.direct ?? Number.NaN))
+  }
 }
 
 const percentile = (values: number[], p: number): number => {
@@ -78,17 +89,18 @@ const out = (text: string): boolean => process.stdout.write(text)
 out(
   `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, load average ${loadavg()
     .map((value) => value.toFixed(1))
-    .join(' ')}\n\nTime to first token, ${pairs} sequential pairs (+${warmup} warm-up)\n`,
+    .join(' ')}\n\nTime to first token, ${pairs} sequential rounds (+${warmup} warm-up)\n`,
 )
-out('| path | p50 | p90 | p99 |\n|---|---|---|---|\n')
-for (const name of ['direct', 'relayed'] as const) {
+out(
+  '| path | p50 | p90 | p99 | added p50 | added p99 | median of paired Δ |\n|---|---|---|---|---|---|---|\n',
+)
+for (const name of names) {
   const values = samples[name]
+  const ms = (value: number): string => `${value.toFixed(3)} ms`
   out(
-    `| ${name} | ${percentile(values, 50).toFixed(3)} ms | ${percentile(values, 90).toFixed(3)} ms | ${percentile(values, 99).toFixed(3)} ms |\n`,
+    `| ${name} | ${ms(percentile(values, 50))} | ${ms(percentile(values, 90))} | ${ms(percentile(values, 99))} | ` +
+      `${ms(percentile(values, 50) - percentile(samples.direct, 50))} | ${ms(percentile(values, 99) - percentile(samples.direct, 99))} | ${ms(percentile(added[name], 50))} |\n`,
   )
 }
-out(
-  `added by two byte-copying relays: p50 ${(percentile(samples.relayed, 50) - percentile(samples.direct, 50)).toFixed(3)} ms, p99 ${(percentile(samples.relayed, 99) - percentile(samples.direct, 99)).toFixed(3)} ms; median of paired Δ ${percentile(added, 50).toFixed(3)} ms\n`,
-)
 for (const process of children) process.kill()
 process.exit(0)

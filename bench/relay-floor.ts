@@ -2,8 +2,10 @@
  * Floors under issue 5's "added time to first token" on this machine: the same official `openai`
  * client and fake server as `bench/gateway.ts`, direct versus (1) two byte-copying TCP relays in
  * their own processes (client → relay A → relay B → fake), the shape of the mesh path with no work
- * at all, and (2) one minimal Node HTTP proxy (`node:http` in, keep-alive `node:http` out, the
- * stream piped back), the smallest thing that has the gateway's HTTP in and the owner's HTTP out.
+ * at all; (2) one minimal Node HTTP proxy (`node:http` in, keep-alive `node:http` out, the
+ * stream piped back); (3) two such proxies chained in two processes (client → proxy A → proxy B →
+ * fake): the mesh's shape with HTTP between A and B instead of libp2p, and no routing, no trust
+ * checks, no encryption. What the mesh adds above (3) is what its own design costs.
  * Paths run in rotating order per round; each is compared with the direct request of its round.
  *
  *   npx tsx bench/relay-floor.ts
@@ -34,6 +36,8 @@ const fakeAddress = new URL(fast).host
 const relayB = await child<{ port: number }>('./relay-floor-relay.ts', [fakeAddress])
 const relayA = await child<{ port: number }>('./relay-floor-relay.ts', [`127.0.0.1:${relayB.port}`])
 const proxy = await child<{ port: number }>('./relay-floor-proxy.ts', [fast])
+const chainB = await child<{ port: number }>('./relay-floor-proxy.ts', [fast])
+const chainA = await child<{ port: number }>('./relay-floor-proxy.ts', [`http://127.0.0.1:${chainB.port}`])
 const path = new URL(fast).pathname
 
 const clients = {
@@ -50,9 +54,15 @@ const clients = {
     maxRetries: 0,
     logLevel: 'off',
   }),
+  'two proxies': new OpenAI({
+    baseURL: `http://127.0.0.1:${chainA.port}${path}`,
+    apiKey: 'bench',
+    maxRetries: 0,
+    logLevel: 'off',
+  }),
 }
 type Name = keyof typeof clients
-const names: Name[] = ['direct', 'relayed', 'proxied']
+const names: Name[] = ['direct', 'relayed', 'proxied', 'two proxies']
 
 async function ttft(client: OpenAI): Promise<number> {
   const started = performance.now()
@@ -68,8 +78,8 @@ async function ttft(client: OpenAI): Promise<number> {
   return first
 }
 
-const samples: Record<Name, number[]> = { direct: [], relayed: [], proxied: [] }
-const added: Record<Name, number[]> = { direct: [], relayed: [], proxied: [] }
+const samples: Record<Name, number[]> = { direct: [], relayed: [], proxied: [], 'two proxies': [] }
+const added: Record<Name, number[]> = { direct: [], relayed: [], proxied: [], 'two proxies': [] }
 for (let index = 0; index < warmup + pairs; index++) {
   const order = names.map((_, offset) => names[(index + offset) % names.length] as Name)
   const round: Partial<Record<Name, number>> = {}

@@ -8,8 +8,10 @@ import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
 import { BackendConfigError, BackendError, type BackendErrorCode } from './errors.js'
-import { parseEventData, postForEvents, StreamingPoster } from './http-stream.js'
+import { streamEventChat } from './event-chat.js'
+import { parseEventData, StreamingPoster } from './http-stream.js'
 import { ModelCache } from './model-cache.js'
+import type { SseEvent } from './sse.js'
 import type {
   CallOptions,
   ChatMessage,
@@ -161,19 +163,39 @@ function toBlocks(message: Exclude<ChatMessage, { role: 'system' }>): Anthropic.
 
 /** Turns Messages API stream events into parts, keeping tool calls and usage seen so far. */
 class EventReader {
+  readonly #label: string
   // Content-block index → tool-call ordinal, and each call's arguments so far.
   readonly #tools = new Map<number, { index: number; id: string; name: string; arguments: string }>()
   readonly #usage = { inputTokens: 0, outputTokens: 0 }
   #finishReason: FinishReason = 'other'
   #ended = false
 
-  /** `message_stop` was seen. */
-  get ended(): boolean {
-    return this.#ended
+  constructor(label: string) {
+    this.#label = label
   }
 
-  /** The parts of an event that is not a text delta (the caller handles those), checked with the schema. */
-  *parts(raw: unknown): Generator<ChatPart> {
+  read(event: SseEvent): ChatPart | Iterable<ChatPart> | undefined {
+    // As the SDK reads the stream: keep-alive pings and unnamed events are skipped.
+    if (event.event === 'ping' || event.event === null || event.data === '') return undefined
+    const raw = parseEventData(event.data, this.#label)
+    // An error event inside the stream, as the SDK reports it.
+    if (event.event === 'error') throw new APIError(undefined, raw as object, undefined, undefined)
+    // Hot path: a text delta is checked by hand; every other event goes through the schema.
+    const text = textDelta(raw)
+    return text === undefined ? this.#parts(raw) : { type: 'text-delta', text }
+  }
+
+  finish(): ChatPart[] {
+    if (!this.#ended) {
+      throw new BackendError('BACKEND_PROTOCOL', `${this.#label}: chat stream ended without message_stop`, {
+        retryable: true,
+      })
+    }
+    return []
+  }
+
+  /** The parts of an event that is not a text delta, checked with the schema. */
+  *#parts(raw: unknown): Generator<ChatPart> {
     const event = Event.parse(raw)
     const tools = this.#tools
     if (event.type === 'content_block_delta' && event.delta?.type === 'text_delta' && event.delta.text) {
@@ -260,59 +282,29 @@ export class AnthropicBackend implements LLMBackend {
 
   /**
    * Streams a reply from `POST /v1/messages`, over our own keep-alive request and SSE decoder
-   * (`http-stream.ts`, `sse.ts`); failures become the SDK's `APIError`, so they map as before.
+   * (`event-chat.ts`); failures become the SDK's `APIError`, mapped as before.
    */
-  async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
-    const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
-    const reader = new EventReader()
-    try {
-      guard.throwIfStopped()
-      const events = postForEvents(this.#poster, {
-        url: this.#messagesUrl,
-        headers: this.#headers,
-        body: JSON.stringify(toAnthropicRequest(request)),
-        signal: guard.signal,
+  chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
+    const reader = new EventReader(this.name)
+    return streamEventChat(
+      {
         label: this.name,
-        failure: (status, body, text, headers) =>
-          APIError.generate(status, body, body === undefined ? text : undefined, headers),
-      })
-      for await (const batch of events) {
-        guard.touch()
-        for (const event of batch) {
-          // As the SDK reads the stream: keep-alive pings and unnamed events are skipped.
-          if (event.event === 'ping' || event.event === null || event.data === '') continue
-          if (event.event === 'error') {
-            const body = parseEventData(event.data, this.name) as { error?: { type?: string } }
-            throw new APIError(undefined, body, undefined, undefined)
-          }
-          const raw = parseEventData(event.data, this.name)
-          // Hot path: a text delta is checked by hand; every other event goes through the reader.
-          const text = textDelta(raw)
-          if (text !== undefined) {
-            guard.pause()
-            yield { type: 'text-delta', text }
-            guard.resume()
-            continue
-          }
-          for (const part of reader.parts(raw)) {
-            if (part.type === 'end') guard.complete()
-            guard.pause()
-            yield part
-            guard.resume()
-          }
-        }
-      }
-      guard.throwIfStopped()
-      if (!reader.ended) {
-        throw new BackendError('BACKEND_PROTOCOL', `${this.name}: chat stream ended without message_stop`, {
-          retryable: true,
-        })
-      }
-    } catch (error) {
-      throw guard.fail(error, describeAnthropicFailure, this.#secrets)
-    } finally {
-      guard.dispose()
-    }
+        timeoutMs: this.#timeoutMs,
+        secrets: this.#secrets,
+        describe: describeAnthropicFailure,
+        poster: this.#poster,
+        request: {
+          url: this.#messagesUrl,
+          headers: this.#headers,
+          failure: (status, body, text, headers) =>
+            APIError.generate(status, body, body === undefined ? text : undefined, headers),
+        },
+        body: () => JSON.stringify(toAnthropicRequest(request)),
+        read: (event) => reader.read(event),
+        finish: () => reader.finish(),
+      },
+      options.signal,
+    )
   }
 
   /** Anthropic offers no embeddings: always a BACKEND_UNSUPPORTED error. */

@@ -9,8 +9,10 @@ import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
 import { BackendError } from './errors.js'
-import { parseEventData, postForEvents, StreamingPoster } from './http-stream.js'
+import { streamEventChat } from './event-chat.js'
+import { parseEventData, StreamingPoster } from './http-stream.js'
 import { ModelCache } from './model-cache.js'
+import type { SseEvent } from './sse.js'
 import type {
   CallOptions,
   ChatMessage,
@@ -150,13 +152,46 @@ export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParam
   }
 }
 
-/** Turns Chat Completions chunks into parts, keeping the tool calls seen so far. */
+/** Turns Chat Completions stream events into parts, keeping the tool calls seen so far. */
 class ChunkReader {
+  readonly #label: string
   readonly #calls: Array<{ id: string; name: string; arguments: string }> = []
-  finishReason: FinishReason | undefined;
+  #finishReason: FinishReason | undefined
+  /** `[DONE]` was seen: the rest is read and ignored, so the connection stays reusable. */
+  #done = false
 
-  /** The parts of a chunk that is not plain text (the caller handles those), checked with the schema. */
-  *parts(raw: unknown): Generator<ChatPart> {
+  constructor(label: string) {
+    this.#label = label
+  }
+
+  read(event: SseEvent): ChatPart | Iterable<ChatPart> | undefined {
+    if (this.#done || event.data.startsWith('[DONE]')) {
+      this.#done = true
+      return undefined
+    }
+    const raw = parseEventData(event.data, this.#label) as { error?: unknown }
+    // An error inside the stream, as the SDK reports it.
+    if (raw.error) throw new APIError(undefined, raw.error as object, undefined, undefined)
+    // Hot path: a plain text chunk is checked by hand; anything else goes through the schema.
+    const text = textDelta(raw)
+    return text === undefined ? this.#parts(raw) : { type: 'text-delta', text }
+  }
+
+  finish(): ChatPart[] {
+    if (this.#finishReason === undefined) {
+      throw new BackendError(
+        'BACKEND_PROTOCOL',
+        `${this.#label}: chat stream ended without a finish reason`,
+        {
+          retryable: true,
+        },
+      )
+    }
+    return [{ type: 'end', finishReason: this.#finishReason }]
+  }
+
+  /** The parts of a chunk that is not plain text, checked with the schema. */
+  *#parts(raw: unknown): Generator<ChatPart> {
     const chunk = Chunk.parse(raw)
     const choice = chunk.choices[0]
     const delta = choice?.delta
@@ -176,7 +211,7 @@ class ChunkReader {
       }
     }
     if (choice?.finish_reason) {
-      this.finishReason = finishReasons[choice.finish_reason] ?? 'other'
+      this.#finishReason = finishReasons[choice.finish_reason] ?? 'other'
       for (const [index, call] of this.#calls.entries()) yield { type: 'tool-call', index, ...call }
     }
     if (chunk.usage) {
@@ -235,67 +270,30 @@ export class OpenAICompatibleBackend implements LLMBackend {
 
   /**
    * Streams a reply from `POST {url}/chat/completions`, over our own keep-alive request and SSE
-   * decoder (`http-stream.ts`, `sse.ts`); failures become the SDK's `APIError`.
+   * decoder (`event-chat.ts`); failures become the SDK's `APIError`, mapped as before.
    */
-  async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
-    const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
-    const reader = new ChunkReader()
-    try {
-      guard.throwIfStopped()
-      const events = postForEvents(this.#poster, {
-        url: this.#chatUrl,
-        headers: this.#headers,
-        body: JSON.stringify(toOpenAIRequest(request)),
-        signal: guard.signal,
+  chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
+    const reader = new ChunkReader(this.name)
+    return streamEventChat(
+      {
         label: this.name,
-        // The SDK's own error for the status and body, so failures read the same as elsewhere.
-        failure: (status, body, text, headers) =>
-          APIError.generate(status, body, body === undefined ? text : undefined, headers),
-      })
-      let done = false
-      for await (const batch of events) {
-        guard.touch()
-        // After [DONE] the rest is read and ignored, so the connection stays reusable.
-        for (const event of batch) {
-          if (done || event.data.startsWith('[DONE]')) {
-            done = true
-            continue
-          }
-          const raw = parseEventData(event.data, this.name) as { error?: unknown }
-          // An error inside the stream, as the SDK reports it.
-          if (raw.error) throw new APIError(undefined, raw.error as object, undefined, undefined)
-          // Hot path: a plain text chunk is checked by hand; anything else goes through the reader.
-          const text = textDelta(raw)
-          if (text !== undefined) {
-            guard.pause()
-            yield { type: 'text-delta', text }
-            guard.resume()
-            continue
-          }
-          for (const part of reader.parts(raw)) {
-            guard.pause()
-            yield part
-            guard.resume()
-          }
-        }
-      }
-      guard.throwIfStopped()
-      if (reader.finishReason === undefined) {
-        throw new BackendError(
-          'BACKEND_PROTOCOL',
-          `${this.name}: chat stream ended without a finish reason`,
-          {
-            retryable: true,
-          },
-        )
-      }
-      guard.complete()
-      yield { type: 'end', finishReason: reader.finishReason }
-    } catch (error) {
-      throw guard.fail(error, describeOpenAIFailure, this.#secrets)
-    } finally {
-      guard.dispose()
-    }
+        timeoutMs: this.#timeoutMs,
+        secrets: this.#secrets,
+        describe: describeOpenAIFailure,
+        poster: this.#poster,
+        request: {
+          url: this.#chatUrl,
+          headers: this.#headers,
+          // The SDK's own error for the status and body, so failures read the same as elsewhere.
+          failure: (status, body, text, headers) =>
+            APIError.generate(status, body, body === undefined ? text : undefined, headers),
+        },
+        body: () => JSON.stringify(toOpenAIRequest(request)),
+        read: (event) => reader.read(event),
+        finish: () => reader.finish(),
+      },
+      options.signal,
+    )
   }
 
   /** Embeds through `POST {url}/embeddings`. */

@@ -97,6 +97,10 @@ export class SseDecoder {
       this.#addData(text.slice(start + 6, end))
       return
     }
+    if (text.startsWith('event: ', start)) {
+      this.#event = text.slice(start + 7, end)
+      return
+    }
     if (text.charCodeAt(start) === 0x3a) return // ":" starts a comment
     let colon = text.indexOf(':', start)
     if (colon === -1 || colon > end) colon = end

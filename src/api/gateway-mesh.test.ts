@@ -190,7 +190,7 @@ describe('OpenAI-compatible gateway over the mesh (official openai client, three
     expect(run.stdout().trim()).toBe('Clear skies')
   })
 
-  it('an owner over its request rate answers 429 RATE_LIMITED through the gateway, and serves again after', async () => {
+  it('an owner over its request rate answers 429 RATE_LIMITED with retry-after, serves again after, and passes on its provider 429', async () => {
     mesh = await startMeshFixture({
       api: true,
       only: ['vps-public', 'vps-fast'],
@@ -213,12 +213,30 @@ describe('OpenAI-compatible gateway over the mesh (official openai client, three
     expect((refused as APIError).status).toBe(429)
     expect((refused as APIError).code).toBe('RATE_LIMITED')
     expect((refused as APIError).message).toMatch(/requests\/s: retry in \d+ ms/)
+    // The owner's wait reaches the client as retry-after headers (the openai client honours them).
+    const waitMs = Number((refused as APIError).headers?.get('retry-after-ms'))
+    expect(waitMs).toBeGreaterThan(0)
+    expect(waitMs).toBeLessThanOrEqual(2_000)
+    expect(Number((refused as APIError).headers?.get('retry-after'))).toBe(
+      Math.max(1, Math.ceil(waitMs / 1000)),
+    )
     expect(
       mesh.providers.fast!.requests.filter((request) => request.path.endsWith('/chat/completions')),
     ).toHaveLength(2)
     // One token every 2 s (slow, so a loaded machine cannot refill it between the three asks above):
-    // the same caller is served again.
+    // the same caller is served again…
     await new Promise((resolve) => setTimeout(resolve, 2_200))
     expect(await ask()).toBe('ok')
+    await new Promise((resolve) => setTimeout(resolve, 2_200))
+    // …and when the provider itself refuses, its own retry-after crosses the mesh to the client.
+    mesh.providers.fast!.script = {
+      error: { status: 429, message: 'provider says slow down', headers: { 'retry-after': '7' } },
+    }
+    const provider = await ask()
+    expect(provider).toBeInstanceOf(APIError)
+    expect((provider as APIError).status).toBe(429)
+    expect((provider as APIError).code).toBe('BACKEND_RATE_LIMITED')
+    expect((provider as APIError).headers?.get('retry-after')).toBe('7')
+    expect((provider as APIError).headers?.get('retry-after-ms')).toBe('7000')
   })
 })

@@ -6,11 +6,28 @@ export class HttpError extends ClawmeshError {
   readonly status: number
   /** OpenAI-style `type` (invalid_request_error, permission_error, ...). */
   readonly type: string
+  /** Sent as `retry-after` (seconds) and `retry-after-ms`, which OpenAI clients wait for before a retry. */
+  readonly retryAfterMs: number | undefined
 
-  constructor(status: number, code: string, message: string, type = typeForStatus(status)) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { type?: string; retryAfterMs?: number } = {},
+  ) {
     super(code, message)
     this.status = status
-    this.type = type
+    this.type = options.type ?? typeForStatus(status)
+    this.retryAfterMs = options.retryAfterMs
+  }
+
+  /** The response headers this error adds. */
+  headers(): Record<string, string> {
+    if (this.retryAfterMs === undefined) return {}
+    return {
+      'retry-after': String(Math.max(1, Math.ceil(this.retryAfterMs / 1000))),
+      'retry-after-ms': String(this.retryAfterMs),
+    }
   }
 
   /** `{ error: { message, type, code } }`, the body OpenAI clients parse. */

@@ -7,7 +7,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ClawmeshError, errorMessage } from '../errors.js'
+import { BackendError } from '../llm/errors.js'
 import type { Logger } from '../log.js'
+import { RoutingError } from '../routing/errors.js'
 import { type Mesh, meshHttpStatus } from '../routing/mesh.js'
 import { HttpError } from './http-error.js'
 import { readJsonBody } from './openai-body.js'
@@ -45,9 +47,21 @@ export class ClientGoneError extends ClawmeshError {
 /** Maps any failure to the HTTP error the client sees (unknown failures are 500s). */
 export function gatewayHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error
-  if (error instanceof ClawmeshError)
-    return new HttpError(meshHttpStatus(error.code), error.code, error.message)
+  if (error instanceof ClawmeshError) {
+    const retryAfterMs = retryAfterMsOf(error)
+    return new HttpError(meshHttpStatus(error.code), error.code, error.message, {
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    })
+  }
   return new HttpError(500, 'INTERNAL', `internal error: ${errorMessage(error)}`)
+}
+
+/** How long the failure asked callers to wait: an owner's rate limit, or a provider's retry-after. */
+function retryAfterMsOf(error: ClawmeshError): number | undefined {
+  if (error instanceof RoutingError) return error.retryAfterMs
+  if (error instanceof BackendError && error.retryAfterSeconds !== undefined)
+    return Math.ceil(error.retryAfterSeconds * 1000)
+  return undefined
 }
 
 /** The soul of the request: present (else 400) and hosted by this peer (else 403). */

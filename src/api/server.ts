@@ -41,9 +41,15 @@ export interface ApiServer {
 }
 
 /** Writes `body` as JSON with `status`. */
-export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body)
   response.writeHead(status, {
+    ...headers,
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
   })
@@ -87,7 +93,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         response.destroy()
         return
       }
-      sendJson(response, httpError.status, httpError.toBody())
+      sendJson(response, httpError.status, httpError.toBody(), httpError.headers())
     })
   })
   // A slow client must not hold a socket forever.

@@ -49,16 +49,25 @@ export class RoutingError extends ClawmeshError {
   readonly afterFirstToken: boolean
   /** The code came from the owner's `error` frame (not from the local transport). */
   readonly remote: boolean
+  /** How long the owner asked callers to wait (its rate limit, or its provider's), if it said. */
+  readonly retryAfterMs: number | undefined
 
   constructor(
     code: string,
     message: string,
-    options: { retryable: boolean; afterFirstToken?: boolean; remote?: boolean; cause?: unknown },
+    options: {
+      retryable: boolean
+      afterFirstToken?: boolean
+      remote?: boolean
+      retryAfterMs?: number
+      cause?: unknown
+    },
   ) {
     super(code, message, { cause: options.cause })
     this.retryable = options.retryable
     this.afterFirstToken = options.afterFirstToken ?? false
     this.remote = options.remote ?? false
+    this.retryAfterMs = options.retryAfterMs
   }
 }
 

@@ -91,6 +91,18 @@ describe('frames', () => {
     const error = { type: 'error', code: 'TRUST_SENSITIVITY', message: 'no', retryable: false }
     expect(parseResponseFrame(bytes(error))).toEqual(error)
     expect(badFrame(() => parseResponseFrame(bytes({ ...error, code: 'lower case' }))).code).toBe('BAD_FRAME')
+    const limited = {
+      type: 'error',
+      code: 'RATE_LIMITED',
+      message: 'slow',
+      retryable: true,
+      retryAfterMs: 250,
+    }
+    expect(parseResponseFrame(bytes(limited))).toEqual(limited)
+    expect(badFrame(() => parseResponseFrame(bytes({ ...limited, retryAfterMs: -1 }))).code).toBe('BAD_FRAME')
+    expect(badFrame(() => parseResponseFrame(bytes({ ...limited, retryAfterMs: 1e12 }))).code).toBe(
+      'BAD_FRAME',
+    )
     expect(badFrame(() => parseResponseFrame(bytes({ type: 'parts', parts: [] }))).code).toBe('BAD_FRAME')
   })
 

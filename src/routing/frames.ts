@@ -147,6 +147,8 @@ export const ResponseFrameSchema = z.discriminatedUnion('type', [
     code: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/),
     message: z.string().max(frameBounds.errorMessage),
     retryable: z.boolean(),
+    /** How long the caller should wait before trying this owner again (rate limits). */
+    retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
   }),
 ])
 
@@ -174,7 +176,7 @@ export type RequestFrame = ChatFrame | EmbedFrame
 export type ResponseFrame =
   | { type: 'parts'; parts: ChatPart[] }
   | { type: 'embedding'; response: EmbedResponse }
-  | { type: 'error'; code: string; message: string; retryable: boolean }
+  | { type: 'error'; code: string; message: string; retryable: boolean; retryAfterMs?: number | undefined }
 
 // The wire schemas and the LLMBackend contract must describe the same shapes.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false

@@ -312,6 +312,7 @@ export class LlmClient {
           retryable: frame.retryable && !received,
           afterFirstToken: received,
           remote: true,
+          ...(frame.retryAfterMs === undefined ? {} : { retryAfterMs: frame.retryAfterMs }),
         })
       }
       return frame

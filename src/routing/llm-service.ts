@@ -182,7 +182,11 @@ export class LlmService {
         const rate = this.#rate.take(peer)
         if (!rate.allowed) {
           const message = `over ${this.#limits.requestsPerSecond} requests/s: retry in ${rate.retryAfterMs} ms`
-          if (!(await this.#reply(stream, limitFrame('RATE_LIMITED', message)))) return
+          const refusal = {
+            ...limitFrame('RATE_LIMITED', message),
+            retryAfterMs: Math.ceil(rate.retryAfterMs),
+          }
+          if (!(await this.#reply(stream, refusal))) return
           continue
         }
         let frame: RequestFrame
@@ -358,7 +362,16 @@ function limitFrame(code: LimitError['code'] | 'RATE_LIMITED', message: string):
 /** Maps any failure to an `error` frame; unknown errors become `INTERNAL` without their details. */
 function toErrorFrame(error: unknown, log: Logger): ResponseFrame {
   if (error instanceof BackendError) {
-    return { type: 'error', code: error.code, message: error.message, retryable: error.retryable }
+    return {
+      type: 'error',
+      code: error.code,
+      message: error.message,
+      retryable: error.retryable,
+      // The provider's retry-after (a rate limit), for the caller's own clients.
+      ...(error.retryAfterSeconds === undefined
+        ? {}
+        : { retryAfterMs: Math.min(86_400_000, Math.ceil(error.retryAfterSeconds * 1000)) }),
+    }
   }
   if (error instanceof LimitError) return limitFrame(error.code, error.message)
   if (error instanceof ClawmeshError) {

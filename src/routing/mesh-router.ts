@@ -313,12 +313,13 @@ export class MeshRouter implements Mesh {
   /** Maps the failover's final error to the mesh codes (502 failed / 503 unreachable). */
   private exhausted(error: unknown): unknown {
     if (!(error instanceof RoutingError) || error.afterFirstToken) return error
-    // Owners that asked us to slow down: say so (429), not "failed".
+    // Owners (or their providers) that asked us to slow down: say so (429), not "failed".
     const cause = error.cause as { code?: string } | undefined
     if (
       cause?.code === 'RATE_LIMITED' ||
       cause?.code === 'TOO_MANY_STREAMS' ||
-      cause?.code === 'OWNER_BUSY'
+      cause?.code === 'OWNER_BUSY' ||
+      cause?.code === 'BACKEND_RATE_LIMITED'
     ) {
       return cause
     }

@@ -6,7 +6,7 @@ import Anthropic, { APIError } from '@anthropic-ai/sdk'
 import { z } from 'zod'
 import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
-import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
+import { type DescribeFailure, defaultTimeoutMs, guardedCall, parseRetryAfter } from './call-guard.js'
 import { BackendConfigError, BackendError, type BackendErrorCode } from './errors.js'
 import { streamEventChat } from './event-chat.js'
 import { parseEventData, StreamingPoster } from './http-stream.js'
@@ -327,17 +327,18 @@ export class AnthropicBackend implements LLMBackend {
   }
 
   async #listModels(signal?: AbortSignal): Promise<string[]> {
-    const guard = new CallGuard(`${this.name}: models`, this.#timeoutMs, signal)
-    try {
+    const options = {
+      label: `${this.name}: models`,
+      timeoutMs: this.#timeoutMs,
+      signal,
+      describe: describeAnthropicFailure,
+      secrets: this.#secrets,
+    }
+    return guardedCall(options, async (guard) => {
       const ids: string[] = []
       for await (const model of this.#client.models.list({}, { signal: guard.signal })) ids.push(model.id)
-      guard.complete()
       return ids
-    } catch (error) {
-      throw guard.fail(error, describeAnthropicFailure, this.#secrets)
-    } finally {
-      guard.dispose()
-    }
+    })
   }
 
   /** Stops background work. */

@@ -209,3 +209,35 @@ function describeCause(error: unknown): string {
   }
   return parts.length > 0 ? `connection failed: ${parts.join(': ')}` : `connection failed: ${String(error)}`
 }
+
+/** What `guardedCall` needs to know of the backend and the call. */
+export interface GuardedCallOptions {
+  /** `backend: what`, for errors. */
+  label: string
+  timeoutMs: number
+  signal?: AbortSignal | undefined
+  describe: DescribeFailure
+  secrets: readonly string[]
+}
+
+/**
+ * Runs one request-response provider call (embeddings, a model list) under a `CallGuard`: it does
+ * not start if the caller already aborted, it times out, and whatever it throws becomes a
+ * `BackendError` without secrets. `call` gets the guard; its `signal` goes to the SDK.
+ */
+export async function guardedCall<T>(
+  options: GuardedCallOptions,
+  call: (guard: CallGuard) => Promise<T>,
+): Promise<T> {
+  const guard = new CallGuard(options.label, options.timeoutMs, options.signal)
+  try {
+    guard.throwIfStopped()
+    const result = await call(guard)
+    guard.complete()
+    return result
+  } catch (error) {
+    throw guard.fail(error, options.describe, options.secrets)
+  } finally {
+    guard.dispose()
+  }
+}

@@ -6,7 +6,13 @@ import { ApiError, type Content, FunctionCallingConfigMode, GoogleGenAI, type Pa
 import { z } from 'zod'
 import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
-import { CallGuard, type DescribeFailure, defaultTimeoutMs } from './call-guard.js'
+import {
+  CallGuard,
+  type DescribeFailure,
+  defaultTimeoutMs,
+  type GuardedCallOptions,
+  guardedCall,
+} from './call-guard.js'
 import { BackendConfigError, BackendError } from './errors.js'
 import { ModelCache } from './model-cache.js'
 import type {
@@ -288,21 +294,14 @@ export class GoogleBackend implements LLMBackend {
 
   /** Embeds through `:batchEmbedContents`. */
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
-    const guard = new CallGuard(`${this.name}: embed`, this.#timeoutMs, options.signal)
-    try {
-      guard.throwIfStopped()
+    return guardedCall(this.#call('embed', options.signal), async ({ signal }) => {
       const response = await this.#client.models.embedContent({
         model: request.model,
         contents: request.input,
-        config: { abortSignal: guard.signal },
+        config: { abortSignal: signal },
       })
-      guard.complete()
       return { embeddings: Embeddings.parse(response).embeddings.map((embedding) => embedding.values) }
-    } catch (error) {
-      throw guard.fail(error, describeGoogleFailure, this.#secrets)
-    } finally {
-      guard.dispose()
-    }
+    })
   }
 
   /** Probes `GET /v1beta/models`. */
@@ -317,17 +316,22 @@ export class GoogleBackend implements LLMBackend {
   }
 
   async #listModels(signal?: AbortSignal): Promise<string[]> {
-    const guard = new CallGuard(`${this.name}: models`, this.#timeoutMs, signal)
-    try {
+    return guardedCall(this.#call('models', signal), async (guard) => {
       const names: string[] = []
       const pager = await this.#client.models.list({ config: { abortSignal: guard.signal, pageSize: 1000 } })
       for await (const model of pager) if (model.name) names.push(model.name.replace(/^models\//, ''))
-      guard.complete()
       return names
-    } catch (error) {
-      throw guard.fail(error, describeGoogleFailure, this.#secrets)
-    } finally {
-      guard.dispose()
+    })
+  }
+
+  #call(what: string, signal: AbortSignal | undefined): GuardedCallOptions {
+    const { name } = this
+    return {
+      label: `${name}: ${what}`,
+      timeoutMs: this.#timeoutMs,
+      signal,
+      describe: describeGoogleFailure,
+      secrets: this.#secrets,
     }
   }
 

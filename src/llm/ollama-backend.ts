@@ -7,7 +7,14 @@ import { Ollama, type Message as OllamaMessage, type Tool as OllamaTool } from '
 import { z } from 'zod'
 import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
-import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
+import {
+  CallGuard,
+  type DescribeFailure,
+  defaultTimeoutMs,
+  type GuardedCallOptions,
+  guardedCall,
+  parseRetryAfter,
+} from './call-guard.js'
 import { ModelCache } from './model-cache.js'
 import type {
   CallOptions,
@@ -233,22 +240,15 @@ export class OllamaBackend implements LLMBackend {
 
   /** Embeds through `POST /api/embed`. */
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
-    const guard = new CallGuard(`${this.name}: embed`, this.#timeoutMs, options.signal)
     const state: CallState = { retryAfterSeconds: undefined }
-    try {
-      guard.throwIfStopped()
+    return guardedCall(this.#call('embed', options.signal, state), async (guard) => {
       const response = await this.#client(guard, state).embed({
         model: withLatestTag(request.model),
         input: request.input,
       })
-      guard.complete()
       const { embeddings, prompt_eval_count } = Embeddings.parse(response)
       return { embeddings, usage: { inputTokens: prompt_eval_count ?? 0 } }
-    } catch (error) {
-      throw guard.fail(error, describeOllamaFailure(state), this.#secrets)
-    } finally {
-      guard.dispose()
-    }
+    })
   }
 
   /** Probes `GET /api/tags` (and refreshes the model list with it). */
@@ -264,16 +264,21 @@ export class OllamaBackend implements LLMBackend {
   }
 
   async #listModels(signal?: AbortSignal): Promise<string[]> {
-    const guard = new CallGuard(`${this.name}: models`, this.#timeoutMs, signal)
     const state: CallState = { retryAfterSeconds: undefined }
-    try {
+    return guardedCall(this.#call('models', signal, state), async (guard) => {
       const tags = Tags.parse(await this.#client(guard, state).list())
-      guard.complete()
       return tags.models.map((model) => model.name)
-    } catch (error) {
-      throw guard.fail(error, describeOllamaFailure(state), this.#secrets)
-    } finally {
-      guard.dispose()
+    })
+  }
+
+  #call(what: string, signal: AbortSignal | undefined, state: CallState): GuardedCallOptions {
+    const { name } = this
+    return {
+      label: `${name}: ${what}`,
+      timeoutMs: this.#timeoutMs,
+      signal,
+      describe: describeOllamaFailure(state),
+      secrets: this.#secrets,
     }
   }
 

@@ -7,7 +7,13 @@ import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/
 import { z } from 'zod'
 import { createLogger, type Logger } from '../log.js'
 import type { BackendOptions, BackendSettings } from './backend-options.js'
-import { CallGuard, type DescribeFailure, defaultTimeoutMs, parseRetryAfter } from './call-guard.js'
+import {
+  type DescribeFailure,
+  defaultTimeoutMs,
+  type GuardedCallOptions,
+  guardedCall,
+  parseRetryAfter,
+} from './call-guard.js'
 import { BackendError } from './errors.js'
 import { streamEventChat } from './event-chat.js'
 import { parseEventData, StreamingPoster } from './http-stream.js'
@@ -298,22 +304,15 @@ export class OpenAICompatibleBackend implements LLMBackend {
 
   /** Embeds through `POST {url}/embeddings`. */
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
-    const guard = new CallGuard(`${this.name}: embed`, this.#timeoutMs, options.signal)
-    try {
-      guard.throwIfStopped()
+    return guardedCall(this.#call('embed', options.signal), async ({ signal }) => {
       const response = await this.#client.embeddings.create(
         { model: request.model, input: request.input, encoding_format: 'float' },
-        { signal: guard.signal },
+        { signal },
       )
-      guard.complete()
       const { data } = Embeddings.parse(response)
       const embeddings = [...data].sort((a, b) => a.index - b.index).map((item) => item.embedding)
       return { embeddings, usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } }
-    } catch (error) {
-      throw guard.fail(error, describeOpenAIFailure, this.#secrets)
-    } finally {
-      guard.dispose()
-    }
+    })
   }
 
   /** Probes `GET {url}/models`. */
@@ -328,16 +327,21 @@ export class OpenAICompatibleBackend implements LLMBackend {
   }
 
   async #listModels(signal?: AbortSignal): Promise<string[]> {
-    const guard = new CallGuard(`${this.name}: models`, this.#timeoutMs, signal)
-    try {
+    return guardedCall(this.#call('models', signal), async (guard) => {
       const ids: string[] = []
       for await (const model of this.#client.models.list({ signal: guard.signal })) ids.push(model.id)
-      guard.complete()
       return ids
-    } catch (error) {
-      throw guard.fail(error, describeOpenAIFailure, this.#secrets)
-    } finally {
-      guard.dispose()
+    })
+  }
+
+  #call(what: string, signal: AbortSignal | undefined): GuardedCallOptions {
+    const { name } = this
+    return {
+      label: `${name}: ${what}`,
+      timeoutMs: this.#timeoutMs,
+      signal,
+      describe: describeOpenAIFailure,
+      secrets: this.#secrets,
     }
   }
 

@@ -52,14 +52,20 @@ export class StreamingPoster {
   }
 }
 
-/** The text of a failed response's body (at most 64 KiB) and its headers as a `Headers`. */
-export async function readErrorBody(response: IncomingMessage): Promise<{ text: string; headers: Headers }> {
+/**
+ * The text of a failed response's body and its headers as a `Headers`. A body over 64 KiB is cut
+ * there and its connection dropped (a broken server must not keep us reading an error forever).
+ */
+async function readErrorBody(response: IncomingMessage): Promise<{ text: string; headers: Headers }> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of response as AsyncIterable<Buffer>) {
-    if (size >= MAX_ERROR_BODY_BYTES) continue
     chunks.push(chunk)
     size += chunk.length
+    if (size >= MAX_ERROR_BODY_BYTES) {
+      response.destroy()
+      break
+    }
   }
   const headers = new Headers()
   for (const [name, value] of Object.entries(response.headers)) {
@@ -94,7 +100,8 @@ export async function* postForEvents(
   const status = response.statusCode ?? 0
   if (status < 200 || status > 299) {
     const { text, headers } = await readErrorBody(response)
-    throw request.failure(status, jsonObject(text), text, headers)
+    // The text only goes into a message: its first kilobyte says what happened.
+    throw request.failure(status, jsonObject(text), text.slice(0, 1024), headers)
   }
   const decoder = new SseDecoder(request.label)
   for await (const chunk of response as AsyncIterable<Buffer>) yield decoder.push(chunk)

@@ -77,9 +77,16 @@ describe('OpenAICompatibleBackend', () => {
       `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\r\n\r\n`
     let body = ''
     let status = 200
+    let endless = false
     const server = createServer((_request, response) => {
       response.writeHead(status, { 'content-type': status === 200 ? 'text/event-stream' : 'text/html' })
-      response.end(body)
+      if (!endless) {
+        response.end(body)
+        return
+      }
+      // An error page that never ends.
+      const timer = setInterval(() => response.write('x'.repeat(16 * 1024)), 5)
+      response.on('close', () => clearInterval(timer))
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
@@ -116,6 +123,21 @@ describe('OpenAICompatibleBackend', () => {
       expect((failed.error as BackendError).code).toBe('BACKEND_UNAVAILABLE')
       expect((failed.error as BackendError).statusCode).toBe(502)
       expect((failed.error as BackendError).message).toContain('502 Bad Gateway')
+
+      // A huge error page: only its first kilobyte reaches the message.
+      status = 500
+      body = 'E'.repeat(200_000)
+      const huge = await run()
+      expect((huge.error as BackendError).code).toBe('BACKEND_UNAVAILABLE')
+      expect((huge.error as BackendError).message.length).toBeLessThan(1200)
+
+      // An error page that never ends: cut after 64 KiB, not read forever.
+      endless = true
+      const started = Date.now()
+      const cut = await run()
+      expect((cut.error as BackendError).code).toBe('BACKEND_UNAVAILABLE')
+      expect((cut.error as BackendError).statusCode).toBe(500)
+      expect(Date.now() - started).toBeLessThan(2_000)
     } finally {
       await backend.close()
       server.closeAllConnections()

@@ -267,6 +267,19 @@ describe('LlmService over real libp2p nodes', () => {
     expect(backend.calls[0]?.signal?.aborted).toBe(true)
   })
 
+  it('cuts an error message to what an error frame may carry, so the caller still reads the error', async () => {
+    const long = new BackendError('BACKEND_UNAVAILABLE', `provider said: ${'x'.repeat(20_000)}`, {
+      retryable: true,
+    })
+    const { client, owner } = await pair(new ScriptedBackend({ failAt: { index: 0, error: long } }))
+    const error = await failure(collect(client.chat(owner, call)))
+    expect(error.code).toBe('BACKEND_UNAVAILABLE')
+    expect(error.message.startsWith('provider said: xxx')).toBe(true)
+    expect(error.message.length).toBeLessThanOrEqual(4096)
+    // A clean error frame, not a broken stream: the next request gets the same answer.
+    expect((await failure(collect(client.chat(owner, call)))).code).toBe('BACKEND_UNAVAILABLE')
+  })
+
   it('sends every delta as the backend produced it when merging is off', async () => {
     const sent = textParts(Array.from({ length: 50 }, (_, index) => `t${index} `))
     const { client, owner } = await pair(new ScriptedBackend({ parts: sent }), { mergeDeltas: false })

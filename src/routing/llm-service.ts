@@ -29,6 +29,7 @@ import { sendFrame, waitWritable, writeFrame } from './frame-writer.js'
 import {
   type ChatFrame,
   type EmbedFrame,
+  frameBounds,
   parseRequestFrame,
   type RequestFrame,
   type ResponseFrame,
@@ -359,13 +360,19 @@ function limitFrame(code: LimitError['code'] | 'RATE_LIMITED', message: string):
   return { type: 'error', code, message, retryable: true }
 }
 
+/** A message cut to what an error frame may carry (a provider's error page can be long). */
+function fitMessage(message: string): string {
+  const max = frameBounds.errorMessage
+  return message.length <= max ? message : `${message.slice(0, max - 1)}…`
+}
+
 /** Maps any failure to an `error` frame; unknown errors become `INTERNAL` without their details. */
 function toErrorFrame(error: unknown, log: Logger): ResponseFrame {
   if (error instanceof BackendError) {
     return {
       type: 'error',
       code: error.code,
-      message: error.message,
+      message: fitMessage(error.message),
       retryable: error.retryable,
       // The provider's retry-after (a rate limit), for the caller's own clients.
       ...(error.retryAfterSeconds === undefined
@@ -379,7 +386,7 @@ function toErrorFrame(error: unknown, log: Logger): ResponseFrame {
     return {
       type: 'error',
       code: error.code,
-      message: error.message,
+      message: fitMessage(error.message),
       retryable: error.code === 'UNKNOWN_BACKEND',
     }
   }

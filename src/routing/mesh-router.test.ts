@@ -72,7 +72,7 @@ describe('mesh routing with three real peers (claworc shape)', () => {
 
   it('embeds through the owner', async () => {
     mesh = await startMeshFixture()
-    const response = await mesh.peers['home']!.embed({
+    const response = await mesh.peers.home!.embed({
       soul: 'inbox-triage',
       model: 'private/llama3',
       input: ['a', 'bb'],

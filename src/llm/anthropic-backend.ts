@@ -4,9 +4,13 @@
  */
 import Anthropic, { APIError } from '@anthropic-ai/sdk'
 import { z } from 'zod'
-import { createLogger, type Logger } from '../log.js'
-import type { BackendOptions, BackendSettings } from './backend-options.js'
-import { type DescribeFailure, defaultTimeoutMs, guardedCall, parseRetryAfter } from './call-guard.js'
+import {
+  type BackendBasics,
+  type BackendOptions,
+  type BackendSettings,
+  backendBasics,
+} from './backend-options.js'
+import { callOptions, type DescribeFailure, guardedCall, parseRetryAfter } from './call-guard.js'
 import { BackendConfigError, BackendError, type BackendErrorCode } from './errors.js'
 import { streamEventChat } from './event-chat.js'
 import { parseEventData, StreamingPoster } from './http-stream.js'
@@ -240,11 +244,8 @@ export class AnthropicBackend implements LLMBackend {
   readonly #poster: StreamingPoster
   readonly #messagesUrl: URL
   readonly #headers: Record<string, string>
-  readonly #secrets: string[]
-  readonly #timeoutMs: number
-  readonly #configuredModels: string[] | undefined
   readonly #models: ModelCache
-  readonly #logger: Logger
+  readonly #basics: BackendBasics
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
     if (!settings.api_key)
@@ -252,18 +253,15 @@ export class AnthropicBackend implements LLMBackend {
         settings.name,
         'type anthropic needs api_key (set it from the environment, e.g. ANTHROPIC_API_KEY)',
       )
-    this.name = settings.name
-    this.url = (settings.url ?? anthropicDefaultUrl).replace(/\/+$/, '')
-    this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs
-    this.#secrets = [settings.api_key]
-    this.#configuredModels = settings.models
-    this.#logger = (options.logger ?? createLogger('llm')).child(this.name)
+    this.#basics = backendBasics(settings, anthropicDefaultUrl, options)
+    this.name = this.#basics.name
+    this.url = this.#basics.url
     this.#client = new Anthropic({
       baseURL: this.url,
       apiKey: settings.api_key,
       authToken: null,
       maxRetries: 0, // the mesh decides retries
-      timeout: this.#timeoutMs * 4,
+      timeout: this.#basics.timeoutMs * 4,
       logLevel: 'off',
     })
     // Streaming chat skips the SDK's request machinery (src/llm/http-stream.ts); model listing uses it.
@@ -289,15 +287,14 @@ export class AnthropicBackend implements LLMBackend {
     return streamEventChat(
       {
         label: this.name,
-        timeoutMs: this.#timeoutMs,
-        secrets: this.#secrets,
+        timeoutMs: this.#basics.timeoutMs,
+        secrets: this.#basics.secrets,
         describe: describeAnthropicFailure,
         poster: this.#poster,
         request: {
           url: this.#messagesUrl,
           headers: this.#headers,
-          failure: (status, body, text, headers) =>
-            APIError.generate(status, body, body === undefined ? text : undefined, headers),
+          apiError: APIError,
         },
         body: () => JSON.stringify(toAnthropicRequest(request)),
         read: (event) => reader.read(event),
@@ -317,28 +314,24 @@ export class AnthropicBackend implements LLMBackend {
 
   /** Probes `GET /v1/models`. */
   async health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.#logger)
+    return this.#models.probe(options.signal, this.#basics.logger)
   }
 
   /** The configured models, else what `GET /v1/models` lists. */
   async models(options: CallOptions = {}): Promise<string[]> {
-    if (this.#configuredModels) return this.#configuredModels
+    if (this.#basics.configuredModels) return this.#basics.configuredModels
     return this.#models.get(options.signal)
   }
 
   async #listModels(signal?: AbortSignal): Promise<string[]> {
-    const options = {
-      label: `${this.name}: models`,
-      timeoutMs: this.#timeoutMs,
-      signal,
-      describe: describeAnthropicFailure,
-      secrets: this.#secrets,
-    }
-    return guardedCall(options, async (guard) => {
-      const ids: string[] = []
-      for await (const model of this.#client.models.list({}, { signal: guard.signal })) ids.push(model.id)
-      return ids
-    })
+    return guardedCall(
+      callOptions(this.#basics, describeAnthropicFailure, 'models', signal),
+      async (guard) => {
+        const ids: string[] = []
+        for await (const model of this.#client.models.list({}, { signal: guard.signal })) ids.push(model.id)
+        return ids
+      },
+    )
   }
 
   /** Stops background work. */

@@ -241,3 +241,19 @@ export async function guardedCall<T>(
     guard.dispose()
   }
 }
+
+/** `GuardedCallOptions` for a backend's call named `what` (`embed`, `models`). */
+export function callOptions(
+  backend: { name: string; timeoutMs: number; secrets: readonly string[] },
+  describe: DescribeFailure,
+  what: string,
+  signal: AbortSignal | undefined,
+): GuardedCallOptions {
+  return {
+    label: `${backend.name}: ${what}`,
+    timeoutMs: backend.timeoutMs,
+    signal,
+    describe,
+    secrets: backend.secrets,
+  }
+}

@@ -4,15 +4,13 @@
  */
 import { ApiError, type Content, FunctionCallingConfigMode, GoogleGenAI, type Part } from '@google/genai'
 import { z } from 'zod'
-import { createLogger, type Logger } from '../log.js'
-import type { BackendOptions, BackendSettings } from './backend-options.js'
 import {
-  CallGuard,
-  type DescribeFailure,
-  defaultTimeoutMs,
-  type GuardedCallOptions,
-  guardedCall,
-} from './call-guard.js'
+  type BackendBasics,
+  type BackendOptions,
+  type BackendSettings,
+  backendBasics,
+} from './backend-options.js'
+import { CallGuard, callOptions, type DescribeFailure, guardedCall } from './call-guard.js'
 import { BackendConfigError, BackendError } from './errors.js'
 import { ModelCache } from './model-cache.js'
 import type {
@@ -155,11 +153,8 @@ export class GoogleBackend implements LLMBackend {
   readonly type: string = 'google'
   readonly url: string
   readonly #client: GoogleGenAI
-  readonly #secrets: string[]
-  readonly #timeoutMs: number
-  readonly #configuredModels: string[] | undefined
   readonly #models: ModelCache
-  readonly #logger: Logger
+  readonly #basics: BackendBasics
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
     if (!settings.api_key)
@@ -167,12 +162,9 @@ export class GoogleBackend implements LLMBackend {
         settings.name,
         'type google needs api_key (set it from the environment, e.g. GEMINI_API_KEY)',
       )
-    this.name = settings.name
-    this.url = (settings.url ?? googleDefaultUrl).replace(/\/+$/, '')
-    this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs
-    this.#secrets = [settings.api_key]
-    this.#configuredModels = settings.models
-    this.#logger = (options.logger ?? createLogger('llm')).child(this.name)
+    this.#basics = backendBasics(settings, googleDefaultUrl, options)
+    this.name = this.#basics.name
+    this.url = this.#basics.url
     // No retryOptions: the client then makes exactly one attempt (the mesh decides retries).
     this.#client = new GoogleGenAI({
       apiKey: settings.api_key,
@@ -184,7 +176,7 @@ export class GoogleBackend implements LLMBackend {
 
   /** Streams a reply from `:streamGenerateContent?alt=sse`. */
   async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
-    const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
+    const guard = new CallGuard(`${this.name}: chat`, this.#basics.timeoutMs, options.signal)
     const system = request.messages
       .filter((message) => message.role === 'system')
       .map((message) => message.content)
@@ -286,7 +278,7 @@ export class GoogleBackend implements LLMBackend {
       yield { type: 'usage', usage }
       yield { type: 'end', finishReason }
     } catch (error) {
-      throw guard.fail(error, describeGoogleFailure, this.#secrets)
+      throw guard.fail(error, describeGoogleFailure, this.#basics.secrets)
     } finally {
       guard.dispose()
     }
@@ -294,45 +286,37 @@ export class GoogleBackend implements LLMBackend {
 
   /** Embeds through `:batchEmbedContents`. */
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
-    return guardedCall(this.#call('embed', options.signal), async ({ signal }) => {
-      const response = await this.#client.models.embedContent({
-        model: request.model,
-        contents: request.input,
-        config: { abortSignal: signal },
-      })
-      return { embeddings: Embeddings.parse(response).embeddings.map((embedding) => embedding.values) }
-    })
+    return guardedCall(
+      callOptions(this.#basics, describeGoogleFailure, 'embed', options.signal),
+      async ({ signal }) => {
+        const response = await this.#client.models.embedContent({
+          model: request.model,
+          contents: request.input,
+          config: { abortSignal: signal },
+        })
+        return { embeddings: Embeddings.parse(response).embeddings.map((embedding) => embedding.values) }
+      },
+    )
   }
 
   /** Probes `GET /v1beta/models`. */
   async health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.#logger)
+    return this.#models.probe(options.signal, this.#basics.logger)
   }
 
   /** The configured models, else what `GET /v1beta/models` lists (without the `models/` prefix). */
   async models(options: CallOptions = {}): Promise<string[]> {
-    if (this.#configuredModels) return this.#configuredModels
+    if (this.#basics.configuredModels) return this.#basics.configuredModels
     return this.#models.get(options.signal)
   }
 
   async #listModels(signal?: AbortSignal): Promise<string[]> {
-    return guardedCall(this.#call('models', signal), async (guard) => {
+    return guardedCall(callOptions(this.#basics, describeGoogleFailure, 'models', signal), async (guard) => {
       const names: string[] = []
       const pager = await this.#client.models.list({ config: { abortSignal: guard.signal, pageSize: 1000 } })
       for await (const model of pager) if (model.name) names.push(model.name.replace(/^models\//, ''))
       return names
     })
-  }
-
-  #call(what: string, signal: AbortSignal | undefined): GuardedCallOptions {
-    const { name } = this
-    return {
-      label: `${name}: ${what}`,
-      timeoutMs: this.#timeoutMs,
-      signal,
-      describe: describeGoogleFailure,
-      secrets: this.#secrets,
-    }
   }
 
   /** Stops background work. */

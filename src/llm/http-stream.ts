@@ -5,7 +5,7 @@
  * SDK plus `fetch` spent about 0.65 ms of CPU per chat request before the first byte on this
  * machine (SDK request building 0.22 ms, `fetch` 0.27 + 0.17 ms), on the critical path of every
  * token's first hop (BENCHMARKS.md, "Gateway"). Errors keep the SDK's shapes: the caller turns a
- * non-2xx answer into the SDK's `APIError` (`EventStreamRequest.failure`).
+ * non-2xx answer becomes the SDK's own `APIError` (`EventStreamRequest.apiError`).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
@@ -75,6 +75,16 @@ async function readErrorBody(response: IncomingMessage): Promise<{ text: string;
   return { text: Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8'), headers }
 }
 
+/** An SDK's `APIError` class (`openai`, `@anthropic-ai/sdk`): `generate` picks the subclass for a status. */
+export interface SdkErrorClass {
+  generate(
+    status: number | undefined,
+    body: object | undefined,
+    message: string | undefined,
+    headers: Headers | undefined,
+  ): Error
+}
+
 /** One streaming POST whose reply is a server-sent event stream. */
 export interface EventStreamRequest {
   url: URL
@@ -84,8 +94,8 @@ export interface EventStreamRequest {
   signal: AbortSignal
   /** Names the stream in errors (the backend's name). */
   label: string
-  /** The error for a non-2xx reply: its status, body (JSON when it parses, else text) and headers. */
-  failure(status: number, body: object | undefined, text: string, headers: Headers): Error
+  /** The SDK's error class: a non-2xx reply becomes `apiError.generate(status, body, …)`, as the SDK throws it. */
+  apiError: SdkErrorClass
 }
 
 /**
@@ -100,8 +110,14 @@ export async function* postForEvents(
   const status = response.statusCode ?? 0
   if (status < 200 || status > 299) {
     const { text, headers } = await readErrorBody(response)
-    // The text only goes into a message: its first kilobyte says what happened.
-    throw request.failure(status, jsonObject(text), text.slice(0, 1024), headers)
+    const body = jsonObject(text)
+    // A body that is not JSON only goes into the message: its first kilobyte says what happened.
+    throw request.apiError.generate(
+      status,
+      body,
+      body === undefined ? text.slice(0, 1024) : undefined,
+      headers,
+    )
   }
   const decoder = new SseDecoder(request.label)
   for await (const chunk of response as AsyncIterable<Buffer>) yield decoder.push(chunk)

@@ -5,16 +5,13 @@
  */
 import { Ollama, type Message as OllamaMessage, type Tool as OllamaTool } from 'ollama'
 import { z } from 'zod'
-import { createLogger, type Logger } from '../log.js'
-import type { BackendOptions, BackendSettings } from './backend-options.js'
 import {
-  CallGuard,
-  type DescribeFailure,
-  defaultTimeoutMs,
-  type GuardedCallOptions,
-  guardedCall,
-  parseRetryAfter,
-} from './call-guard.js'
+  type BackendBasics,
+  type BackendOptions,
+  type BackendSettings,
+  backendBasics,
+} from './backend-options.js'
+import { CallGuard, callOptions, type DescribeFailure, guardedCall, parseRetryAfter } from './call-guard.js'
 import { ModelCache } from './model-cache.js'
 import type {
   CallOptions,
@@ -128,22 +125,16 @@ export class OllamaBackend implements LLMBackend {
   readonly name: string
   readonly type: string = 'ollama'
   readonly url: string
-  readonly #timeoutMs: number
-  readonly #secrets: string[]
   readonly #headers: Record<string, string>
-  readonly #configuredModels: string[] | undefined
   readonly #models: ModelCache
-  readonly #logger: Logger
+  readonly #basics: BackendBasics
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
-    this.name = settings.name
-    this.url = (settings.url ?? ollamaDefaultUrl).replace(/\/+$/, '')
-    this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs
+    this.#basics = backendBasics(settings, ollamaDefaultUrl, options, withLatestTag)
+    this.name = this.#basics.name
+    this.url = this.#basics.url
     // A key is optional: Ollama behind an authenticating proxy, or ollama.com.
-    this.#secrets = settings.api_key ? [settings.api_key] : []
     this.#headers = settings.api_key ? { Authorization: `Bearer ${settings.api_key}` } : {}
-    this.#configuredModels = settings.models?.map(withLatestTag)
-    this.#logger = (options.logger ?? createLogger('llm')).child(this.name)
     this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
   }
 
@@ -164,7 +155,7 @@ export class OllamaBackend implements LLMBackend {
 
   /** Streams a reply from `POST /api/chat`. */
   async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
-    const guard = new CallGuard(`${this.name}: chat`, this.#timeoutMs, options.signal)
+    const guard = new CallGuard(`${this.name}: chat`, this.#basics.timeoutMs, options.signal)
     const state: CallState = { retryAfterSeconds: undefined }
     const useTools = request.tools?.length && request.toolChoice !== 'none'
     let toolCalls = 0
@@ -232,7 +223,7 @@ export class OllamaBackend implements LLMBackend {
       // The client itself throws when the stream ends without `done`; abort ends it quietly.
       guard.throwIfStopped()
     } catch (error) {
-      throw guard.fail(error, describeOllamaFailure(state), this.#secrets)
+      throw guard.fail(error, describeOllamaFailure(state), this.#basics.secrets)
     } finally {
       guard.dispose()
     }
@@ -241,45 +232,40 @@ export class OllamaBackend implements LLMBackend {
   /** Embeds through `POST /api/embed`. */
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
     const state: CallState = { retryAfterSeconds: undefined }
-    return guardedCall(this.#call('embed', options.signal, state), async (guard) => {
-      const response = await this.#client(guard, state).embed({
-        model: withLatestTag(request.model),
-        input: request.input,
-      })
-      const { embeddings, prompt_eval_count } = Embeddings.parse(response)
-      return { embeddings, usage: { inputTokens: prompt_eval_count ?? 0 } }
-    })
+    return guardedCall(
+      callOptions(this.#basics, describeOllamaFailure(state), 'embed', options.signal),
+      async (guard) => {
+        const response = await this.#client(guard, state).embed({
+          model: withLatestTag(request.model),
+          input: request.input,
+        })
+        const { embeddings, prompt_eval_count } = Embeddings.parse(response)
+        return { embeddings, usage: { inputTokens: prompt_eval_count ?? 0 } }
+      },
+    )
   }
 
   /** Probes `GET /api/tags` (and refreshes the model list with it). */
   async health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.#logger)
+    return this.#models.probe(options.signal, this.#basics.logger)
   }
 
   /** The configured models, else the server's tags (refreshed in the background from the first call). */
   async models(options: CallOptions = {}): Promise<string[]> {
-    if (this.#configuredModels) return this.#configuredModels
+    if (this.#basics.configuredModels) return this.#basics.configuredModels
     this.#models.startRefresh()
     return this.#models.get(options.signal)
   }
 
   async #listModels(signal?: AbortSignal): Promise<string[]> {
     const state: CallState = { retryAfterSeconds: undefined }
-    return guardedCall(this.#call('models', signal, state), async (guard) => {
-      const tags = Tags.parse(await this.#client(guard, state).list())
-      return tags.models.map((model) => model.name)
-    })
-  }
-
-  #call(what: string, signal: AbortSignal | undefined, state: CallState): GuardedCallOptions {
-    const { name } = this
-    return {
-      label: `${name}: ${what}`,
-      timeoutMs: this.#timeoutMs,
-      signal,
-      describe: describeOllamaFailure(state),
-      secrets: this.#secrets,
-    }
+    return guardedCall(
+      callOptions(this.#basics, describeOllamaFailure(state), 'models', signal),
+      async (guard) => {
+        const tags = Tags.parse(await this.#client(guard, state).list())
+        return tags.models.map((model) => model.name)
+      },
+    )
   }
 
   /** Stops the background model refresh. */

@@ -5,15 +5,13 @@
 import OpenAI, { APIError } from 'openai'
 import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions'
 import { z } from 'zod'
-import { createLogger, type Logger } from '../log.js'
-import type { BackendOptions, BackendSettings } from './backend-options.js'
 import {
-  type DescribeFailure,
-  defaultTimeoutMs,
-  type GuardedCallOptions,
-  guardedCall,
-  parseRetryAfter,
-} from './call-guard.js'
+  type BackendBasics,
+  type BackendOptions,
+  type BackendSettings,
+  backendBasics,
+} from './backend-options.js'
+import { callOptions, type DescribeFailure, guardedCall, parseRetryAfter } from './call-guard.js'
 import { BackendError } from './errors.js'
 import { streamEventChat } from './event-chat.js'
 import { parseEventData, StreamingPoster } from './http-stream.js'
@@ -238,19 +236,13 @@ export class OpenAICompatibleBackend implements LLMBackend {
   readonly #poster: StreamingPoster
   readonly #chatUrl: URL
   readonly #headers: Record<string, string>
-  readonly #secrets: string[]
-  readonly #timeoutMs: number
-  readonly #configuredModels: string[] | undefined
   readonly #models: ModelCache
-  readonly #logger: Logger
+  readonly #basics: BackendBasics
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
-    this.name = settings.name
-    this.url = (settings.url ?? openaiDefaultUrl).replace(/\/+$/, '')
-    this.#timeoutMs = settings.timeout_ms ?? defaultTimeoutMs
-    this.#secrets = settings.api_key ? [settings.api_key] : []
-    this.#configuredModels = settings.models
-    this.#logger = (options.logger ?? createLogger('llm')).child(this.name)
+    this.#basics = backendBasics(settings, openaiDefaultUrl, options)
+    this.name = this.#basics.name
+    this.url = this.#basics.url
     this.#client = new OpenAI({
       baseURL: this.url,
       // The SDK insists on a key; a keyless server gets no Authorization header at all.
@@ -259,7 +251,7 @@ export class OpenAICompatibleBackend implements LLMBackend {
       project: null,
       ...(settings.api_key ? {} : { defaultHeaders: { Authorization: null } }),
       maxRetries: 0, // the mesh decides retries
-      timeout: this.#timeoutMs * 4,
+      timeout: this.#basics.timeoutMs * 4,
       logLevel: 'off',
     })
     // Streaming chat skips the SDK's request machinery (src/llm/http-stream.ts); the rest uses the SDK.
@@ -283,16 +275,14 @@ export class OpenAICompatibleBackend implements LLMBackend {
     return streamEventChat(
       {
         label: this.name,
-        timeoutMs: this.#timeoutMs,
-        secrets: this.#secrets,
+        timeoutMs: this.#basics.timeoutMs,
+        secrets: this.#basics.secrets,
         describe: describeOpenAIFailure,
         poster: this.#poster,
         request: {
           url: this.#chatUrl,
           headers: this.#headers,
-          // The SDK's own error for the status and body, so failures read the same as elsewhere.
-          failure: (status, body, text, headers) =>
-            APIError.generate(status, body, body === undefined ? text : undefined, headers),
+          apiError: APIError,
         },
         body: () => JSON.stringify(toOpenAIRequest(request)),
         read: (event) => reader.read(event),
@@ -304,45 +294,37 @@ export class OpenAICompatibleBackend implements LLMBackend {
 
   /** Embeds through `POST {url}/embeddings`. */
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
-    return guardedCall(this.#call('embed', options.signal), async ({ signal }) => {
-      const response = await this.#client.embeddings.create(
-        { model: request.model, input: request.input, encoding_format: 'float' },
-        { signal },
-      )
-      const { data } = Embeddings.parse(response)
-      const embeddings = [...data].sort((a, b) => a.index - b.index).map((item) => item.embedding)
-      return { embeddings, usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } }
-    })
+    return guardedCall(
+      callOptions(this.#basics, describeOpenAIFailure, 'embed', options.signal),
+      async ({ signal }) => {
+        const response = await this.#client.embeddings.create(
+          { model: request.model, input: request.input, encoding_format: 'float' },
+          { signal },
+        )
+        const { data } = Embeddings.parse(response)
+        const embeddings = [...data].sort((a, b) => a.index - b.index).map((item) => item.embedding)
+        return { embeddings, usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } }
+      },
+    )
   }
 
   /** Probes `GET {url}/models`. */
   async health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.#logger)
+    return this.#models.probe(options.signal, this.#basics.logger)
   }
 
   /** The configured models, else what `GET {url}/models` lists. */
   async models(options: CallOptions = {}): Promise<string[]> {
-    if (this.#configuredModels) return this.#configuredModels
+    if (this.#basics.configuredModels) return this.#basics.configuredModels
     return this.#models.get(options.signal)
   }
 
   async #listModels(signal?: AbortSignal): Promise<string[]> {
-    return guardedCall(this.#call('models', signal), async (guard) => {
+    return guardedCall(callOptions(this.#basics, describeOpenAIFailure, 'models', signal), async (guard) => {
       const ids: string[] = []
       for await (const model of this.#client.models.list({ signal: guard.signal })) ids.push(model.id)
       return ids
     })
-  }
-
-  #call(what: string, signal: AbortSignal | undefined): GuardedCallOptions {
-    const { name } = this
-    return {
-      label: `${name}: ${what}`,
-      timeoutMs: this.#timeoutMs,
-      signal,
-      describe: describeOpenAIFailure,
-      secrets: this.#secrets,
-    }
   }
 
   /** Stops background work. */

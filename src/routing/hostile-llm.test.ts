@@ -10,12 +10,11 @@ import { RoutingError } from './errors.js'
 import { FrameReader } from './frame-reader.js'
 import { type ChatFrame, parseResponseFrame, type ResponseFrame } from './frames.js'
 import type { ChatCall } from './llm-client.js'
-import { ScriptedBackend, textParts } from './testing/scripted-backend.js'
+import { SCRIPTED_REPLY, ScriptedBackend } from './testing/scripted-backend.js'
 import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
 
-/** What a `ScriptedBackend` sends by default. */
-const reply = textParts(['Hello', ', ', 'world'])
+const reply = [...SCRIPTED_REPLY]
 
 const call: ChatCall = {
   soul: 'inbox-triage',

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChatPart } from '../llm/types.js'
 import { type ChatCall, LlmClient } from './llm-client.js'
-import { ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
+import { SCRIPTED_REPLY, ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
 import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
 
@@ -11,7 +11,7 @@ const call: ChatCall = {
   backend: 'scripted',
   request: { model: 'scripted-1', messages: [{ role: 'user', content: 'hi' }] },
 }
-const reply = textParts(['Hello', ', ', 'world'])
+const reply = [...SCRIPTED_REPLY]
 
 async function collect(parts: AsyncIterable<ChatPart>): Promise<ChatPart[]> {
   const out: ChatPart[] = []

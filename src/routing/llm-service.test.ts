@@ -9,12 +9,11 @@ import { RoutingError, TrustError } from './errors.js'
 import { FrameReader } from './frame-reader.js'
 import { type ChatFrame, parseResponseFrame, type ResponseFrame } from './frames.js'
 import type { ChatCall, LlmClient } from './llm-client.js'
-import { ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
+import { SCRIPTED_REPLY, ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
 import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
 
-/** What a `ScriptedBackend` sends by default. */
-const reply = textParts(['Hello', ', ', 'world'])
+const reply = [...SCRIPTED_REPLY]
 
 const call: ChatCall = {
   soul: 'inbox-triage',
@@ -114,9 +113,7 @@ describe('LlmService over real libp2p nodes', () => {
     const frame: ChatFrame = { type: 'chat', ...call }
     const body = encode.single(new TextEncoder().encode(JSON.stringify(frame))).subarray()
     const { frames } = await raw(callerNode, owner, body, true)
-    expect(frames.flatMap((response) => (response.type === 'parts' ? response.parts : []))).toEqual(
-      textParts(['Hello', ', ', 'world']),
-    )
+    expect(frames.flatMap((response) => (response.type === 'parts' ? response.parts : []))).toEqual(reply)
     expect(backend.calls[0]?.abortedAt).toBeUndefined()
     await expect.poll(() => service.openStreams(), { timeout: 2000, interval: 10 }).toBe(0)
   })

@@ -3,7 +3,7 @@ import type { ChatPart } from '../llm/types.js'
 import { RoutingError } from './errors.js'
 import type { ChatCall } from './llm-client.js'
 import { OwnerQueue } from './owner-queue.js'
-import { ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
+import { SCRIPTED_REPLY, ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
 import { TestMesh } from './testing/test-mesh.js'
 
 const call: ChatCall = {
@@ -12,7 +12,7 @@ const call: ChatCall = {
   backend: 'scripted',
   request: { model: 'scripted-1', messages: [{ role: 'user', content: 'hi' }] },
 }
-const reply = textParts(['Hello', ', ', 'world'])
+const reply = [...SCRIPTED_REPLY]
 
 async function collect(parts: AsyncIterable<ChatPart>): Promise<ChatPart[]> {
   const out: ChatPart[] = []

@@ -6,7 +6,7 @@ import { RoutingError, TrustError } from './errors.js'
 import type { ChatCall, LlmClient } from './llm-client.js'
 import { callWithFailover, routeWithFailover } from './route-with-failover.js'
 import { type OwnerCandidate, rankOwners } from './select-owner.js'
-import { ScriptedBackend, textParts } from './testing/scripted-backend.js'
+import { SCRIPTED_REPLY, ScriptedBackend, textParts } from './testing/scripted-backend.js'
 import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
 
@@ -67,9 +67,7 @@ describe('failover across two owners of one backend (real nodes)', () => {
         (failure) => failures.push((failure.error as RoutingError).code),
       ),
     )
-    expect(asSentParts(parts, textParts(['Hello', ', ', 'world']))).toEqual(
-      textParts(['Hello', ', ', 'world']),
-    )
+    expect(asSentParts(parts, [...SCRIPTED_REPLY])).toEqual(SCRIPTED_REPLY)
     expect(failures).toEqual(['PEER_UNREACHABLE'])
     expect(second.calls).toHaveLength(1)
     expect(Date.now() - started).toBeLessThan(3000)

@@ -17,7 +17,7 @@ import type {
 /** How the backend behaves. Every field optional. */
 export interface ScriptedBackendOptions {
   name?: string
-  /** Parts of every chat reply. Default: `textParts(['Hello', ', ', 'world'])`. */
+  /** Parts of every chat reply. Default: `SCRIPTED_REPLY`. */
   parts?: ChatPart[]
   /** Wait before each part, in milliseconds. Default: 0 (parts are ready at once). */
   delayMs?: number
@@ -46,6 +46,9 @@ export function textParts(tokens: string[]): ChatPart[] {
   ]
 }
 
+/** What a `ScriptedBackend` replies when no `parts` are given. */
+export const SCRIPTED_REPLY: readonly ChatPart[] = textParts(['Hello', ', ', 'world'])
+
 /** A scripted, observable backend. */
 export class ScriptedBackend implements LLMBackend {
   readonly name: string
@@ -63,7 +66,7 @@ export class ScriptedBackend implements LLMBackend {
 
   async *chat(request: ChatRequest, options: CallOptions = {}): AsyncIterable<ChatPart> {
     const call = this.#record(request, options.signal)
-    const parts = this.options.parts ?? textParts(['Hello', ', ', 'world'])
+    const parts = this.options.parts ?? SCRIPTED_REPLY
     for (const [index, part] of parts.entries()) {
       if (this.options.failAt?.index === index) throw this.options.failAt.error
       const wait = this.options.stall?.index === index ? this.options.stall.ms : (this.options.delayMs ?? 0)

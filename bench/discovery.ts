@@ -78,16 +78,16 @@ async function run(n: number): Promise<void> {
         })
         peers.push(peer)
         const tJoin = performance.now()
-        while (!peer.node.getPeers().some((id) => id.equals(bootstrap.node.peerId))) {
+        while (!peer.parts.node.getPeers().some((id) => id.equals(bootstrap.parts.node.peerId))) {
           await new Promise((resolve) => setTimeout(resolve, 5))
         }
         joinFloor.push(performance.now() - tJoin)
         for (;;) {
-          const owners = await Promise.all(allSouls.map((soul) => peer.discovery.ownersOfSoul(soul)))
+          const owners = await Promise.all(allSouls.map((soul) => peer.parts.discovery.ownersOfSoul(soul)))
           if (owners.every((list) => list.length === 1)) break
           if (Date.now() - started > 90_000)
             throw new Error(
-              `n${index} did not resolve every soul in 90 s: connected ${peer.node.getPeers().length}, adverts ${peer.adverts.all().length}, peerstore ${(await peer.node.peerStore.all()).length}`,
+              `n${index} did not resolve every soul in 90 s: connected ${peer.parts.node.getPeers().length}, adverts ${peer.parts.adverts.all().length}, peerstore ${(await peer.parts.node.peerStore.all()).length}`,
             )
           await new Promise((resolve) => setTimeout(resolve, 20))
         }

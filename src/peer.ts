@@ -2,22 +2,18 @@
  * One clawmesh peer, composed from the rooms: identity, the libp2p node,
  * DHT discovery, local LLM backends served over `/clawmesh/llm/1.0.0`, the
  * mesh router that sends this peer's souls' requests to owners, and the
- * local HTTP API.
+ * local HTTP API. This file is wiring only: each room owns its logic; the
+ * manifest in force is one observable every room reads or subscribes to;
+ * services start in one ordered list and stop in reverse.
  */
 
-import { readFile, writeFile } from 'node:fs/promises'
-import type { IncomingMessage } from 'node:http'
-import { isIPv4, isIPv6 } from 'node:net'
-import { join } from 'node:path'
-import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { sendDashboard } from './api/dashboard.js'
-import { HttpError } from './api/http-error.js'
-import { createPeerMetrics, type PeerMetrics, sendMetrics } from './api/metrics.js'
+import { createPeerMetrics, type PeerMetrics } from './api/metrics.js'
 import { openAiRoutes } from './api/openai-gateway.js'
-import { type ApiServer, sendJson, startApiServer } from './api/server.js'
-import { buildStatusView, type PeerLiveness, type StatusView } from './api/status-view.js'
+import { peerRoutes } from './api/peer-routes.js'
+import { type ApiServer, startApiServer } from './api/server.js'
+import { buildStatusView, type StatusView } from './api/status-view.js'
 import {
   addressHostPort,
   addressToMultiaddr,
@@ -27,13 +23,15 @@ import {
   healthSettings,
   limitSettings,
   type Manifest,
+  ManifestInForce,
   type NodeConfig,
   nodeApiAddress,
   parseHostPort,
+  restartOnlyChanges,
   routingSettings,
 } from './config/index.js'
-import { parseManifest } from './config/load.js'
-import { MAX_MANIFEST_BYTES, ManifestSync } from './control/manifest-sync.js'
+import { manifestToStartWith, saveAdoptedManifest } from './control/adopted-manifest.js'
+import { ManifestSync } from './control/manifest-sync.js'
 import { MissionControl } from './control/mission-control.js'
 import { fetchViewFrom, StatusService } from './control/status-protocol.js'
 import { resolveStatusView } from './control/status-view-source.js'
@@ -42,24 +40,25 @@ import { DiscoveryService } from './discovery/discovery-service.js'
 import { errorMessage } from './errors.js'
 import { BackendProber } from './health/backend-prober.js'
 import { HeartbeatService } from './health/heartbeat-service.js'
+import { memberLiveness, ownerFacts } from './health/member-facts.js'
 import { MembershipView } from './health/membership.js'
-import { manifestAdoption } from './identity/manifest-version.js'
 import { MemberDirectory } from './identity/member-directory.js'
 import { loadOrCreatePeerKey } from './identity/peer-key.js'
 import { secretToPsk } from './identity/psk.js'
+import { ModelWatcher } from './llm/model-watcher.js'
 import { type BackendRegistry, createBackendRegistry } from './llm/registry.js'
 import type { ChatPart, EmbedResponse, LLMBackend } from './llm/types.js'
 import { createLogger, type Logger } from './log.js'
 import { type ClawmeshNode, createNode } from './net/create-node.js'
 import { Gatekeeper } from './net/gatekeeper.js'
+import { listenMultiaddr } from './net/listen-address.js'
 import { LlmClient } from './routing/llm-client.js'
 import { LlmService } from './routing/llm-service.js'
 import type { MeshCallOptions, MeshChatRequest, MeshEmbedRequest, MeshModel } from './routing/mesh.js'
 import { MeshRouter } from './routing/mesh-router.js'
-import { manifestAuthorizer } from './routing/owner-authorizer.js'
+import { ownerAuthorizer } from './routing/owner-authorizer.js'
 
-/** File in the data dir holding the last manifest adopted over the mesh. */
-export const ADOPTED_MANIFEST_FILE = 'manifest.adopted.yaml'
+export { ADOPTED_MANIFEST_FILE } from './control/adopted-manifest.js'
 
 /** Options of `createPeer`. Only `manifest`, `node` and `dataDir` are required. */
 export interface PeerOptions {
@@ -105,322 +104,172 @@ export interface PeerOptions {
   log?: Logger
 }
 
-/** The parts a peer is built from, handed to the `Peer` constructor by `createPeer`. */
-export interface PeerParts {
-  manifest: Manifest
-  manifestText: string | undefined
-  dataDir: string
-  nodeConfig: NodeConfig
-  node: ClawmeshNode
-  adverts: AdvertStore
-  discovery: DiscoveryService
-  backends: BackendRegistry
-  llmService: LlmService
-  llmClient: LlmClient
-  mesh: MeshRouter
-  membership: MembershipView
-  missionControl: MissionControl
-  heartbeats: HeartbeatService
-  members: MemberDirectory
-  gatekeeper: Gatekeeper
-  log: Logger
+/** One part of a running peer: started in list order, stopped in reverse. */
+interface PeerService {
+  readonly name: string
+  start?(): void | Promise<void>
+  stop?(): void | Promise<void>
 }
 
-/** A running peer. */
+/** The rooms of a running peer, for tests and tools that look inside; not the library face. */
+export interface PeerParts {
+  readonly node: ClawmeshNode
+  readonly manifests: ManifestInForce
+  readonly adverts: AdvertStore
+  readonly discovery: DiscoveryService
+  readonly backends: BackendRegistry
+  readonly models: ModelWatcher
+  readonly mesh: MeshRouter
+  readonly membership: MembershipView
+  readonly missionControl: MissionControl
+  readonly heartbeats: HeartbeatService
+  readonly members: MemberDirectory
+  readonly gatekeeper: Gatekeeper
+  readonly statusService: StatusService
+  readonly manifestSync: ManifestSync
+  readonly metrics: PeerMetrics
+  readonly llmService: LlmService
+  readonly llmClient: LlmClient
+}
+
+/** A running peer: what a library user needs (chat, embed, models, status, addresses, stop). */
 export class Peer {
   /** Peer ID as a string. */
   readonly peerId: string
+  /** This peer's node name in the manifest. */
   readonly name: string
-  /** The manifest in force (replaced when a newer signed version is adopted). */
-  manifest: Manifest
-  /** Its signed text, when known. */
-  manifestText: string | undefined
   /** Where the peer keeps its key and state. */
   readonly dataDir: string
-  /** This peer's node in the manifest in force. */
-  nodeConfig: NodeConfig
-  readonly node: ClawmeshNode
-  readonly adverts: AdvertStore
-  readonly discovery: DiscoveryService
-  /** This peer's own backends. */
-  readonly backends: BackendRegistry
-  /** Routes this peer's souls' requests through the mesh. */
-  readonly mesh: MeshRouter
-  /** Who is alive, suspect or dead, from heartbeats. */
-  readonly membership: MembershipView
-  /** The elected Mission Control and its term. */
-  readonly missionControl: MissionControl
-  readonly heartbeats: HeartbeatService
-  /** Which manifest node each peer ID is (pinned or first use). */
-  readonly members: MemberDirectory
-  /** Refuses and disconnects non-members. */
-  readonly gatekeeper: Gatekeeper
-  /** Serves `/clawmesh/status/1.0.0` (the Mission Control's view to members). */
-  readonly statusService: StatusService
-  /** Adopts and spreads newer signed manifests (`/clawmesh/manifest/1`, `POST /manifest`). */
-  readonly manifestSync: ManifestSync
-  /** Prometheus metrics read from this peer at scrape time (`GET /metrics`). */
-  readonly metrics: PeerMetrics
-  private readonly llmService: LlmService
-  private readonly llmClient: LlmClient
-  private readonly log: Logger
-  private api: ApiServer | undefined
-  private readonly timers: NodeJS.Timeout[] = []
-  /** Model lists of local backends, as last read (advertised). */
-  readonly localModels = new Map<string, string[]>()
+  /** @internal The rooms this peer is built from (tests, benches). */
+  readonly parts: PeerParts
+  readonly #services: readonly PeerService[]
+  readonly #api: () => ApiServer | undefined
+  readonly #log: Logger
+  #stopping: Promise<void> | undefined
 
-  constructor(parts: PeerParts) {
-    this.manifest = parts.manifest
-    this.manifestText = parts.manifestText
-    this.dataDir = parts.dataDir
-    this.nodeConfig = parts.nodeConfig
-    this.node = parts.node
-    this.adverts = parts.adverts
-    this.discovery = parts.discovery
-    this.backends = parts.backends
-    this.llmService = parts.llmService
-    this.llmClient = parts.llmClient
-    this.mesh = parts.mesh
-    this.membership = parts.membership
-    this.missionControl = parts.missionControl
-    this.heartbeats = parts.heartbeats
-    this.members = parts.members
-    this.gatekeeper = parts.gatekeeper
-    this.log = parts.log
-    this.peerId = parts.node.peerId.toString()
-    this.name = parts.nodeConfig.name
-    this.statusService = new StatusService({
-      node: this.node,
-      isMissionControl: () => this.missionControl.isLeader(),
-      missionControl: () => this.missionControl.missionControl(),
-      view: () => this.status('mission-control'),
-      isMember: (peerId) => this.membership.member(peerId) !== undefined,
-      log: this.log.child('status'),
-    })
-    this.manifestSync = new ManifestSync({
-      node: this.node,
-      current: () => ({ manifest: this.manifest, text: this.manifestText }),
-      adopt: (manifest, text) => this.adoptManifest(manifest, text),
-      isMember: (peerId) => this.members.isMember(peerId),
-      log: this.log.child('manifest'),
-    })
-    this.metrics = createPeerMetrics({
-      members: () => this.membership.snapshot(),
-      term: () => this.missionControl.current().term,
-      isMissionControl: () => this.missionControl.isLeader(),
-      heartbeats: () => this.heartbeats.stats(),
-      inFlight: () => this.inFlight(),
-    })
+  /** @internal Built by `createPeer`. */
+  constructor(init: {
+    parts: PeerParts
+    name: string
+    dataDir: string
+    services: readonly PeerService[]
+    api: () => ApiServer | undefined
+    log: Logger
+  }) {
+    this.parts = init.parts
+    this.peerId = init.parts.node.peerId.toString()
+    this.name = init.name
+    this.dataDir = init.dataDir
+    this.#services = init.services
+    this.#api = init.api
+    this.#log = init.log
   }
 
-  /**
-   * Puts a newer signed manifest in force (called by `ManifestSync` after its
-   * checks): trust rules, membership and routing switch at once; peers the
-   * new version no longer names are disconnected with their in-flight streams.
-   * If this peer's own node is gone, the peer stops: it has been revoked.
-   */
-  async adoptManifest(manifest: Manifest, text: string): Promise<void> {
-    const own = manifest.federation.nodes.find((node) => node.name === this.name)
-    const known = new Set([
-      ...this.adverts.all().map((advert) => advert.peerId),
-      ...this.node.getConnections().map((connection) => connection.remotePeer.toString()),
-    ])
-    known.delete(this.peerId)
-    const revoked = this.members.update(manifest, [...known])
-    this.manifest = manifest
-    this.manifestText = text
-    await writeFile(join(this.dataDir, ADOPTED_MANIFEST_FILE), text, { mode: 0o600 }).catch(
-      (error: unknown) => this.log.error('cannot save the adopted manifest', { error: errorMessage(error) }),
-    )
-    if (own === undefined) {
-      this.log.error('this node is not in the adopted manifest: it has been revoked; stopping', {
-        version: manifest.version,
-      })
-      void this.stop()
-      return
-    }
-    this.nodeConfig = own
-    this.mesh.setManifest(manifest, own)
-    for (const peerId of revoked) {
-      this.adverts.forget(peerId)
-      this.gatekeeper.expel(peerId, `revoked by manifest version ${manifest.version ?? '?'}`)
-    }
+  /** The manifest in force (replaced when a newer signed version is adopted). */
+  get manifest(): Manifest {
+    return this.parts.manifests.manifest
   }
 
   /** Streams a chat reply for one of this peer's souls, from whichever owner the mesh picks. */
   chat(request: MeshChatRequest, options?: MeshCallOptions): AsyncIterable<ChatPart> {
-    return this.mesh.chat(request, options)
+    return this.parts.mesh.chat(request, options)
   }
 
   /** Embeds texts for one of this peer's souls. */
   embed(request: MeshEmbedRequest, options?: MeshCallOptions): Promise<EmbedResponse> {
-    return this.mesh.embed(request, options)
+    return this.parts.mesh.embed(request, options)
   }
 
   /** Models a soul of this peer may use. */
   models(soul: string): Promise<MeshModel[]> {
-    return this.mesh.models(soul)
+    return this.parts.mesh.models(soul)
   }
 
   /** Requests this peer is serving for others right now. */
   inFlight(): number {
-    return this.llmService.inFlight()
+    return this.parts.llmService.inFlight()
   }
 
   /** The HTTP API's base URL, if it runs. */
   get apiUrl(): string | undefined {
-    return this.api?.url
+    return this.#api()?.url
   }
 
   /** Full dialable multiaddrs (with /p2p/). */
   multiaddrs(): string[] {
-    return this.node.getMultiaddrs().map((addr) => addr.toString())
+    return this.parts.node.getMultiaddrs().map((addr) => addr.toString())
   }
 
   /** This peer's own view of the federation (adverts plus its membership view), marked `source`. */
   status(source: StatusView['source'] = 'self'): StatusView {
-    const control = this.missionControl.missionControl()
+    const { manifests, adverts, membership, missionControl } = this.parts
     return buildStatusView({
-      manifest: this.manifest,
+      manifest: manifests.manifest,
       self: { peerId: this.peerId, name: this.name },
-      adverts: this.adverts.all(),
-      liveness: (peerId) => this.liveness(peerId),
-      missionControl: control ?? null,
+      adverts: adverts.all(),
+      liveness: memberLiveness(membership, () => this.inFlight()),
+      missionControl: missionControl.missionControl() ?? null,
       source,
     })
   }
 
   /** The view `GET /status` answers: the Mission Control's (fetched within ~1 s), else this peer's own. */
   statusView(): Promise<StatusView> {
+    const { missionControl, node } = this.parts
     return resolveStatusView({
       self: { peerId: this.peerId, name: this.name },
-      isMissionControl: () => this.missionControl.isLeader(),
-      missionControl: () => this.missionControl.missionControl(),
+      isMissionControl: () => missionControl.isLeader(),
+      missionControl: () => missionControl.missionControl(),
       ownView: (source) => this.status(source),
-      fetchView: (peerId, options) => fetchViewFrom(this.node, peerIdFromString(peerId), options),
-      log: this.log.child('status'),
+      fetchView: (peerId, options) => fetchViewFrom(node, peerIdFromString(peerId), options),
+      log: this.#log.child('status'),
     })
   }
 
-  /** Stops the API, the LLM protocol, discovery, backends and the node, in that order. */
-  async stop(): Promise<void> {
-    for (const timer of this.timers) clearInterval(timer)
-    await this.api?.close()
-    this.api = undefined
-    await this.statusService.stop()
-    this.manifestSync.stop()
-    this.gatekeeper.stop()
-    this.heartbeats.stop()
-    this.missionControl.stop()
-    this.llmClient.close()
-    await this.llmService.stop()
-    await this.discovery.stop()
-    await this.backends.close()
-    await this.node.stop()
-    await this.members.flush()
-    this.log.info('peer stopped')
+  /** Stops every service in the reverse of its start order (once; later calls wait for the first). */
+  stop(): Promise<void> {
+    this.#stopping ??= stopAll(this.#services, this.#log).then(() => this.#log.info('peer stopped'))
+    return this.#stopping
   }
+}
 
-  /** Reads each local backend's models (bounded by a timeout) and re-advertises on change. */
-  async refreshModels(): Promise<void> {
-    let changed = false
-    await Promise.all(
-      this.nodeConfig.backends.map(async (config) => {
-        if (config.models !== undefined) {
-          this.localModels.set(config.name, config.models)
-          return
-        }
-        const backend = this.backends.has(config.name) ? this.backends.get(config.name) : undefined
-        const models = await backend?.models({ signal: AbortSignal.timeout(3_000) }).catch(() => undefined)
-        if (models === undefined) return
-        const before = this.localModels.get(config.name)
-        if (before?.join() !== models.join()) changed = true
-        this.localModels.set(config.name, models)
-      }),
-    )
-    if (changed) void this.discovery.publishSoon()
+/** Starts `services` in order; if one fails, stops the ones started, in reverse, and rethrows. */
+async function startAll(services: readonly PeerService[], log: Logger): Promise<void> {
+  for (const [index, service] of services.entries()) {
+    try {
+      await service.start?.()
+    } catch (error) {
+      await stopAll(services.slice(0, index + 1), log)
+      throw error
+    }
   }
+}
 
-  /** Starts periodic model refresh (done by `createPeer`). */
-  watchModels(intervalMs: number): void {
-    const timer = setInterval(() => void this.refreshModels(), intervalMs)
-    timer.unref()
-    this.timers.push(timer)
-  }
-
-  /** Attaches the HTTP API (done by `createPeer`). */
-  async startApi(address: string): Promise<void> {
-    const { host, port } = parseHostPort(address)
-    this.api = await startApiServer({
-      host,
-      port,
-      log: this.log.child('api'),
-      routes: [
-        {
-          method: 'GET',
-          path: '/healthz',
-          handler: (_request, response) => sendJson(response, 200, { ok: true }),
-        },
-        {
-          // Hand this peer a newer signed manifest (YAML text); it checks, adopts and spreads it.
-          method: 'POST',
-          path: '/manifest',
-          handler: async (request, response) => {
-            const text = await readTextBody(request, MAX_MANIFEST_BYTES)
-            try {
-              sendJson(response, 200, {
-                adopted: true,
-                ...(await this.manifestSync.offer(text, 'local API')),
-              })
-            } catch (error) {
-              const code = (error as { code?: string }).code ?? 'MANIFEST_REFUSED'
-              throw new HttpError(code === 'MANIFEST_INVALID' ? 400 : 409, code, errorMessage(error))
-            }
-          },
-        },
-        {
-          method: 'GET',
-          path: '/status',
-          handler: async (_request, response) => sendJson(response, 200, await this.statusView()),
-        },
-        {
-          method: 'GET',
-          path: '/metrics',
-          handler: (_request, response) => sendMetrics(response, this.metrics),
-        },
-        { method: 'GET', path: '/', handler: (_request, response) => sendDashboard(response) },
-        ...openAiRoutes({
-          mesh: this.mesh,
-          maxBodyBytes: limitSettings(this.manifest).maxBodyBytes,
-          log: this.log.child('gateway'),
-        }),
-      ],
-    })
-  }
-
-  private liveness(peerId: string): PeerLiveness | undefined {
-    const member = this.membership.get(peerId)
-    if (member === undefined) return undefined
-    return {
-      state: member.state,
-      lastSeenMs: member.lastSeenMs,
-      inFlight: member.self ? this.inFlight() : member.inFlight,
-      backends: new Map(member.backends.map((backend) => [backend.name, backend])),
+/** Stops `services` in reverse order; a failing stop is logged and does not keep the rest running. */
+async function stopAll(services: readonly PeerService[], log: Logger): Promise<void> {
+  for (const service of [...services].reverse()) {
+    try {
+      await service.stop?.()
+    } catch (error) {
+      log.warn('service did not stop cleanly', { service: service.name, error: errorMessage(error) })
     }
   }
 }
 
 /** Creates and starts a peer: key, node, discovery, API. A bad manifest or node name throws before anything starts. */
 export async function createPeer(options: PeerOptions): Promise<Peer> {
-  const { manifest, manifestText } = await manifestInForce(options)
-  const nodeConfig = findNode(manifest, options.node)
-  const log = options.log ?? createLogger('peer', { node: nodeConfig.name })
-  const listen = (options.listen ?? [nodeConfig.address]).map(listenMultiaddr)
+  const manifests = new ManifestInForce(
+    await manifestToStartWith({ manifest: options.manifest, text: options.manifestText }, options.dataDir),
+  )
+  const manifest = manifests.manifest
+  let nodeConfig: NodeConfig = findNode(manifest, options.node)
+  const name = nodeConfig.name
+  const log = options.log ?? createLogger('peer', { node: name })
   const bootstrap = options.bootstrap ?? []
   // Port 0 means "any port" (a peer found through others, not dialable by its manifest address).
   const joinAddrs = [
     ...manifest.federation.nodes
-      .filter((node) => node.name !== nodeConfig.name && addressHostPort(node.address).port !== 0)
+      .filter((node) => node.name !== name && addressHostPort(node.address).port !== 0)
       .map((node) => node.address),
     ...bootstrap,
   ].map((address) => multiaddr(addressToMultiaddr(address)))
@@ -439,7 +288,9 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   const identity = await loadOrCreatePeerKey(options.dataDir)
   if (identity.created) log.info('created peer key', { dataDir: options.dataDir })
   const members = await MemberDirectory.load(manifest, options.dataDir, log.child('members'))
-  members.bindSelf(identity.peerId.toString(), nodeConfig.name)
+  members.bindSelf(identity.peerId.toString(), name)
+  // Which manifest node a peer is: its `peer_id`, or the name it was bound to on first use.
+  const nodeOfPeer = (peerId: string): NodeConfig | undefined => members.nodeOf(peerId)
   // Only members' adverts are accepted, under the name they are bound to (pinned or first use).
   const adverts = new AdvertStore((body) => {
     members.claim(body.peerId, body.name)
@@ -454,56 +305,51 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     ...(psk === undefined ? {} : { psk }),
     connectionGater: gatekeeper.gater(),
     privateKey: identity.privateKey,
-    listen,
+    listen: (options.listen ?? [nodeConfig.address]).map(listenMultiaddr),
     bootstrap: bootstrap.map(addressToMultiaddr).filter((address) => address.includes('/p2p/')),
     validators: { clawmesh: adverts.validator },
     selectors: { clawmesh: adverts.selector },
     ...(options.colocated === true ? { ipColocationFactorWeight: 0, inboundConnectionThreshold: 1_000 } : {}),
   })
-  const isSelf = (peerId: PeerId): boolean => peerId.equals(node.peerId)
   const apiAddress = options.api === undefined ? nodeApiAddress(nodeConfig) : options.api
-  // Which manifest node a peer is: its `peer_id`, or the name it was bound to on first use.
-  const nodeOfPeer = (peerId: string): NodeConfig | undefined => members.nodeOf(peerId)
-  let peer: Peer | undefined
-  const discovery = new DiscoveryService({
+  const discovery: DiscoveryService = new DiscoveryService({
     node,
     privateKey: identity.privateKey,
     store: adverts,
     log: log.child('discovery'),
     joinAddrs,
-    isWanted: (peerId) => !isSelf(peerId),
+    isWanted: (peerId) => !peerId.equals(node.peerId),
     isMember: (peerId) => members.isMember(peerId.toString()),
     ...options.discovery,
     describe: () => ({
-      name: nodeConfig.name,
+      name,
       souls: nodeConfig.souls,
       backends: backends.list().map((backend) => ({
         name: backend.name,
         type: backend.type,
-        models: peer?.localModels.get(backend.name) ?? [],
+        models: models.models(backend.name),
       })),
       ...(apiAddress === false ? {} : { api: apiAddress }),
     }),
   })
+  const models = new ModelWatcher({
+    configs: nodeConfig.backends,
+    backends,
+    ...(options.modelRefreshMs === undefined ? {} : { intervalMs: options.modelRefreshMs }),
+    onChange: () => void discovery.publishSoon(),
+  })
   const limits = limitSettings(manifest)
+  const localBackend = (backend: string): LLMBackend | undefined =>
+    backends.has(backend) ? backends.get(backend) : undefined
   const llmService = new LlmService({
     node,
-    resolveBackend: (name) => (backends.has(name) ? backends.get(name) : undefined),
-    // The owner's re-check reads the manifest in force at each request (it may be replaced).
-    authorize: async (context) => {
-      // A member that has just joined may call before its advert reached us: read it from the
-      // caller first (bounded), then judge. A stranger's advert is refused, so it stays unknown.
-      if (nodeOfPeer(context.remotePeer.toString()) === undefined) {
-        await discovery
-          .fetchAdvert(context.remotePeer, { signal: AbortSignal.timeout(2_000) })
-          .catch(() => undefined)
-      }
-      manifestAuthorizer({
-        manifest: peer?.manifest ?? manifest,
-        self: nodeConfig.name,
-        nodeOfPeer: (peerId) => nodeOfPeer(peerId.toString())?.name,
-      })(context)
-    },
+    resolveBackend: localBackend,
+    authorize: ownerAuthorizer({
+      manifest: () => manifests.manifest,
+      self: name,
+      nodeOfPeer: (peerId) => nodeOfPeer(peerId.toString())?.name,
+      fetchAdvert: (peerId, call) => discovery.fetchAdvert(peerId, call),
+    }),
     limits: {
       maxFrameBytes: limits.maxFrameBytes,
       maxStreamsPerPeer: limits.maxStreamsPerPeer,
@@ -523,37 +369,28 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     maxFrameBytes: limits.maxFrameBytes,
     logger: log.child('llm-client'),
   })
-  const mesh = new MeshRouter({
-    manifest: manifest,
-    self: { node: nodeConfig, peerId: node.peerId },
-    client: llmClient,
-    localBackend: (name) => (backends.has(name) ? backends.get(name) : undefined),
-    ownersOfBackend: (name) => discovery.ownersOfBackend(name),
-    adverts: () => adverts.all(),
-    nodeOfPeer,
-    isConnected: (peerId) =>
-      node.getConnections().some((connection) => connection.remotePeer.toString() === peerId),
-    health: (peerId, backend) => {
-      const member = membership.get(peerId)
-      if (member === undefined) return {}
-      const probe = member.backends.find((entry) => entry.name === backend)
-      return {
-        inFlight: member.inFlight,
-        state: member.state,
-        ...(probe === undefined ? {} : { healthy: probe.ok }),
-      }
-    },
-    log: log.child('mesh'),
-  })
   const health = healthSettings(manifest)
   const membership = new MembershipView({
-    self: { peerId: node.peerId.toString(), name: nodeConfig.name, trust: nodeConfig.trust },
+    self: { peerId: node.peerId.toString(), name, trust: nodeConfig.trust },
     isMember: (peerId) => {
       const member = nodeOfPeer(peerId)
       return member === undefined ? undefined : { name: member.name, trust: member.trust }
     },
     suspectAfterMs: health.suspectAfterMs,
     deadAfterMs: health.deadAfterMs,
+  })
+  const mesh = new MeshRouter({
+    manifest,
+    self: { node: nodeConfig, peerId: node.peerId },
+    client: llmClient,
+    localBackend,
+    ownersOfBackend: (backend) => discovery.ownersOfBackend(backend),
+    adverts: () => adverts.all(),
+    nodeOfPeer,
+    isConnected: (peerId) =>
+      node.getConnections().some((connection) => connection.remotePeer.toString() === peerId),
+    health: ownerFacts(membership),
+    log: log.child('mesh'),
   })
   const missionControl = new MissionControl({
     membership,
@@ -563,7 +400,7 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
   })
   const heartbeats = new HeartbeatService({
     node,
-    name: nodeConfig.name,
+    name,
     membership,
     intervalMs: health.heartbeatIntervalMs,
     prober: new BackendProber({ backends: backends.list(), intervalMs: health.probeIntervalMs }),
@@ -577,86 +414,149 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
     if (event.type !== 'state' || event.to !== 'dead') return
     node.hangUp(peerIdFromString(event.peerId)).catch(() => undefined)
   })
-  peer = new Peer({
-    manifest: manifest,
-    manifestText: manifestText,
-    dataDir: options.dataDir,
-    nodeConfig,
+
+  // A newer signed manifest takes effect in every room at once; what cannot is logged as restart-only.
+  let peer: Peer | undefined
+  manifests.subscribe(({ manifest: next }, { manifest: previous }) => {
+    const own = next.federation.nodes.find((candidate) => candidate.name === name)
+    const known = new Set([
+      ...adverts.all().map((advert) => advert.peerId),
+      ...node.getConnections().map((connection) => connection.remotePeer.toString()),
+    ])
+    known.delete(node.peerId.toString())
+    const revoked = members.update(next, [...known])
+    if (own === undefined) {
+      log.error('this node is not in the adopted manifest: it has been revoked; stopping', {
+        version: next.version,
+      })
+      void peer?.stop()
+      return
+    }
+    nodeConfig = own
+    mesh.setManifest(next, own)
+    for (const peerId of revoked) {
+      adverts.forget(peerId)
+      gatekeeper.expel(peerId, `revoked by manifest version ${next.version ?? '?'}`)
+    }
+    missionControl.setRules({
+      preferred: controlPlaneNodeName(next),
+      allowLowTrustLeader: electionSettings(next).allowLowTrustLeader,
+    })
+    const nextLimits = limitSettings(next)
+    llmClient.setLimits(nextLimits)
+    void llmService
+      .setLimits({ ...nextLimits, mergeDeltas: routingSettings(next).mergeDeltas })
+      .catch((error: unknown) => log.error('cannot apply new LLM limits', { error: errorMessage(error) }))
+    const nextHealth = healthSettings(next)
+    try {
+      membership.setTimings(nextHealth)
+    } catch (error) {
+      log.error('new health timings refused; keeping the old ones', { error: errorMessage(error) })
+    }
+    const restartOnly = restartOnlyChanges(previous, next, name)
+    if (restartOnly.length > 0) {
+      log.warn('the adopted manifest changes settings that take effect only after a restart', {
+        version: next.version,
+        settings: restartOnly,
+      })
+    }
+  })
+  const manifestSync = new ManifestSync({
     node,
-    adverts,
-    discovery,
-    backends,
-    llmService,
-    llmClient,
-    mesh,
-    membership,
-    missionControl,
-    heartbeats,
-    members,
-    gatekeeper,
+    current: () => ({ manifest: manifests.manifest, text: manifests.current().text }),
+    adopt: async (next, text) => {
+      await saveAdoptedManifest(options.dataDir, text).catch((error: unknown) =>
+        log.error('cannot save the adopted manifest', { error: errorMessage(error) }),
+      )
+      manifests.replace({ manifest: next, text })
+    },
+    isMember: (peerId) => members.isMember(peerId),
+    log: log.child('manifest'),
+  })
+  const statusService = new StatusService({
+    node,
+    isMissionControl: () => missionControl.isLeader(),
+    missionControl: () => missionControl.missionControl(),
+    view: () => (peer as Peer).status('mission-control'),
+    isMember: (peerId) => membership.member(peerId) !== undefined,
+    log: log.child('status'),
+  })
+  const metrics = createPeerMetrics({
+    members: () => membership.snapshot(),
+    term: () => missionControl.current().term,
+    isMissionControl: () => missionControl.isLeader(),
+    heartbeats: () => heartbeats.stats(),
+    inFlight: () => llmService.inFlight(),
+  })
+  let api: ApiServer | undefined
+  const startApi = async (address: string): Promise<void> => {
+    const { host, port } = parseHostPort(address)
+    api = await startApiServer({
+      host,
+      port,
+      log: log.child('api'),
+      routes: [
+        ...peerRoutes({
+          statusView: () => (peer as Peer).statusView(),
+          metrics,
+          offerManifest: (text) => manifestSync.offer(text, 'local API'),
+        }),
+        ...openAiRoutes({
+          mesh,
+          maxBodyBytes: () => limitSettings(manifests.manifest).maxBodyBytes,
+          log: log.child('gateway'),
+        }),
+      ],
+    })
+  }
+  const services: PeerService[] = [
+    { name: 'members', stop: () => members.flush() },
+    { name: 'node', stop: () => node.stop() },
+    { name: 'backends', stop: () => backends.close() },
+    { name: 'llm-client', stop: () => llmClient.close() },
+    { name: 'models', start: () => models.start(), stop: () => models.stop() },
+    { name: 'llm-service', start: () => llmService.start(), stop: () => llmService.stop() },
+    { name: 'status-service', start: () => statusService.start(), stop: () => statusService.stop() },
+    { name: 'manifest-sync', start: () => manifestSync.start(), stop: () => manifestSync.stop() },
+    {
+      name: 'api',
+      start: () => (apiAddress === false ? undefined : startApi(apiAddress)),
+      stop: async () => {
+        await api?.close()
+        api = undefined
+      },
+    },
+    { name: 'discovery', start: () => discovery.start(), stop: () => discovery.stop() },
+    { name: 'mission-control', start: () => missionControl.start(), stop: () => missionControl.stop() },
+    { name: 'heartbeats', start: () => heartbeats.start(), stop: () => heartbeats.stop() },
+    { name: 'gatekeeper', start: () => gatekeeper.start(node), stop: () => gatekeeper.stop() },
+  ]
+  peer = new Peer({
+    parts: {
+      node,
+      manifests,
+      adverts,
+      discovery,
+      backends,
+      models,
+      mesh,
+      membership,
+      missionControl,
+      heartbeats,
+      members,
+      gatekeeper,
+      statusService,
+      manifestSync,
+      metrics,
+      llmService,
+      llmClient,
+    },
+    name,
+    dataDir: options.dataDir,
+    services,
+    api: () => api,
     log,
   })
-  try {
-    await peer.refreshModels()
-    peer.watchModels(options.modelRefreshMs ?? 60_000)
-    await llmService.start()
-    await peer.statusService.start()
-    peer.manifestSync.start()
-    if (apiAddress !== false) await peer.startApi(apiAddress)
-    await discovery.start()
-    missionControl.start()
-    heartbeats.start()
-    gatekeeper.start(node)
-  } catch (error) {
-    await peer.stop().catch(() => undefined)
-    throw error
-  }
+  await startAll(services, log)
   return peer
-}
-
-/**
- * The manifest to start with: the one given, or the newer signed version this
- * peer adopted over the mesh before it restarted (kept in the data dir), if
- * that one still passes the adoption checks against the given one.
- */
-async function manifestInForce(
-  options: PeerOptions,
-): Promise<{ manifest: Manifest; manifestText: string | undefined }> {
-  const given = { manifest: options.manifest, manifestText: options.manifestText }
-  if (options.manifest.federation.key === undefined) return given
-  const file = join(options.dataDir, ADOPTED_MANIFEST_FILE)
-  const text = await readFile(file, 'utf8').catch(() => undefined)
-  if (text === undefined) return given
-  try {
-    const adopted = parseManifest(text, file)
-    return manifestAdoption(options.manifest, adopted, text).adopt
-      ? { manifest: adopted, manifestText: text }
-      : given
-  } catch {
-    return given
-  }
-}
-
-/** Reads a request body as text, refusing more than `maxBytes` (413). */
-async function readTextBody(request: IncomingMessage, maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.byteLength
-    if (size > maxBytes) {
-      request.destroy()
-      throw new HttpError(413, 'BODY_TOO_LARGE', `body over ${maxBytes} bytes`)
-    }
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-/** A listen multiaddr for an address: a DNS host listens on all interfaces at that port. */
-function listenMultiaddr(address: string): string {
-  if (address.startsWith('/')) return address
-  const { host, port } = addressHostPort(address)
-  if (isIPv4(host)) return `/ip4/${host}/tcp/${port ?? 0}`
-  if (isIPv6(host)) return `/ip6/${host}/tcp/${port ?? 0}`
-  return `/ip4/0.0.0.0/tcp/${port ?? 0}`
 }

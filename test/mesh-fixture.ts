@@ -134,7 +134,7 @@ export async function startMeshFixture(options: MeshFixtureOptions = {}): Promis
       async () => {
         for (const backend of backendNames) {
           const expected = running.filter((node) => node.backends.some((b) => b.name === backend))
-          if ((await peer.discovery.ownersOfBackend(backend)).length < expected.length) return false
+          if ((await peer.parts.discovery.ownersOfBackend(backend)).length < expected.length) return false
         }
         return true
       },

@@ -146,7 +146,7 @@ describe('dashboard (GET /) in headless Chromium against a live 3-peer mesh', ()
     for (const row of rows) expect(row.className).toContain('state-alive')
     // The term may still move while the mesh settles: the page must catch up within a refresh or two.
     await waitFor(
-      async () => (await page.textContent('#mc-term')) === String(home.missionControl.current().term),
+      async () => (await page.textContent('#mc-term')) === String(home.parts.missionControl.current().term),
       5_000,
       "the page's term to match home's",
     )
@@ -162,7 +162,7 @@ describe('dashboard (GET /) in headless Chromium against a live 3-peer mesh', ()
     expect(await page.textContent('tr.peer[data-peer="home"] .souls')).toContain('inbox-triage (high)')
 
     // Kill vps-public (no clean leave): it must stay listed, coloured amber (suspect) or red (dead).
-    await mesh.peers['vps-public']!.node.stop()
+    await mesh.peers['vps-public']!.parts.node.stop()
     const killed = 'tr.peer[data-peer="vps-public"]'
     await page.waitForSelector(`${killed}.state-suspect, ${killed}.state-dead`, { timeout: 10_000 })
     const state = await page.getAttribute(killed, 'data-state')

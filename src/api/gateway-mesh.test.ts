@@ -164,7 +164,7 @@ describe('OpenAI-compatible gateway over the mesh (official openai client, three
       for await (const chunk of second) {
         if (chunk.choices[0]?.delta.content && killedAt === 0) {
           killedAt = Date.now()
-          void mesh!.peers['vps-fast']!.node.stop()
+          void mesh!.peers['vps-fast']!.parts.node.stop()
         }
       }
     })().catch((error: unknown) => error)

@@ -67,10 +67,10 @@ describe('GET /metrics (3 in-process peers, real HTTP)', () => {
       () =>
         Object.values(mesh.peers).every(
           (peer) =>
-            peer.membership.snapshot().filter((member) => member.state === 'alive').length === 3 &&
-            peer.missionControl.missionControl()?.name === 'home' &&
+            peer.parts.membership.snapshot().filter((member) => member.state === 'alive').length === 3 &&
+            peer.parts.missionControl.missionControl()?.name === 'home' &&
             // Every backend probed and reported.
-            peer.membership.snapshot().filter((member) => member.backends.length > 0).length === 2,
+            peer.parts.membership.snapshot().filter((member) => member.backends.length > 0).length === 2,
         ),
       20_000,
       'three alive peers, home elected, both backends probed',
@@ -82,9 +82,9 @@ describe('GET /metrics (3 in-process peers, real HTTP)', () => {
 
   it('exposes every metric with values matching the peer, with the registry content type', async () => {
     const home = mesh.peers.home!
-    const sentBefore = home.heartbeats.stats().sent
+    const sentBefore = home.parts.heartbeats.stats().sent
     const { samples, types, contentType } = await scrape(home)
-    const statsAfter = home.heartbeats.stats()
+    const statsAfter = home.parts.heartbeats.stats()
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/)
 
     expect(types.get('clawmesh_peers')).toBe('gauge')
@@ -96,7 +96,7 @@ describe('GET /metrics (3 in-process peers, real HTTP)', () => {
     expect(value(samples, 'clawmesh_peers', { state: 'suspect' })).toBe(0)
     expect(value(samples, 'clawmesh_peers', { state: 'dead' })).toBe(0)
     expect(value(samples, 'clawmesh_is_mission_control')).toBe(1)
-    expect(value(samples, 'clawmesh_mission_control_term')).toBe(home.missionControl.current().term)
+    expect(value(samples, 'clawmesh_mission_control_term')).toBe(home.parts.missionControl.current().term)
     expect(value(samples, 'clawmesh_mission_control_term')).toBeGreaterThan(0)
 
     const sent = value(samples, 'clawmesh_heartbeats_sent_total')!
@@ -111,7 +111,7 @@ describe('GET /metrics (3 in-process peers, real HTTP)', () => {
     expect(value(samples, 'clawmesh_requests_in_flight')).toBe(home.inFlight())
 
     // Backend series, by peer name, as the heartbeats reported them.
-    for (const member of home.membership.snapshot()) {
+    for (const member of home.parts.membership.snapshot()) {
       for (const backend of member.backends) {
         const labels = { peer: member.name, backend: backend.name }
         expect(value(samples, 'clawmesh_backend_healthy', labels)).toBe(backend.ok ? 1 : 0)
@@ -129,14 +129,14 @@ describe('GET /metrics (3 in-process peers, real HTTP)', () => {
     const { samples } = await scrape(mesh.peers['vps-fast']!)
     expect(value(samples, 'clawmesh_is_mission_control')).toBe(0)
     expect(value(samples, 'clawmesh_mission_control_term')).toBe(
-      mesh.peers['vps-fast']!.missionControl.current().term,
+      mesh.peers['vps-fast']!.parts.missionControl.current().term,
     )
   })
 
   it('a backend that fails its probe and a stopped peer show in the next scrape', async () => {
     const home = mesh.peers.home!
     await mesh.providers.fast!.close()
-    await mesh.peers['vps-public']!.node.stop()
+    await mesh.peers['vps-public']!.parts.node.stop()
     const samples = await waitFor(
       async () => {
         const { samples } = await scrape(home)

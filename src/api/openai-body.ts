@@ -33,6 +33,18 @@ function tooLarge(response: ServerResponse, maxBytes: number): HttpError {
   return new HttpError(413, 'BODY_TOO_LARGE', `request body is larger than the limit of ${maxBytes} bytes`)
 }
 
+/**
+ * Reads `request`'s body as text under the same byte and time bounds: the one
+ * body reader of every route (JSON or not).
+ */
+export function readTextBody(
+  request: IncomingMessage,
+  response: ServerResponse,
+  maxBytes: number,
+): Promise<string> {
+  return readBody(request, response, maxBytes)
+}
+
 function readBody(request: IncomingMessage, response: ServerResponse, maxBytes: number): Promise<string> {
   const declared = Number(request.headers['content-length'])
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(response, maxBytes))

@@ -31,8 +31,11 @@ export const SOUL_HEADER = 'x-clawmesh-soul'
 export interface OpenAiGatewayOptions {
   /** The mesh requests go through. */
   mesh: Mesh
-  /** Largest request body accepted, in bytes (the manifest's `max_body_bytes`, default 8 MiB). */
-  maxBodyBytes: number
+  /**
+   * Largest request body accepted, in bytes (the manifest's `max_body_bytes`, default 8 MiB);
+   * a function is read per request, so a newer manifest's limit applies at once.
+   */
+  maxBodyBytes: number | (() => number)
   log: Logger
 }
 
@@ -90,7 +93,9 @@ function disconnectController(response: ServerResponse): AbortController {
 
 /** The gateway's routes, to hand to `startApiServer`. */
 export function openAiRoutes(options: OpenAiGatewayOptions): Route[] {
-  const { mesh, maxBodyBytes, log } = options
+  const { mesh, log } = options
+  const { maxBodyBytes: limit } = options
+  const bodyLimit = typeof limit === 'function' ? limit : () => limit
 
   /** Maps a failure after the stream started (the server no longer sees it), logging server-side ones. */
   const streamHttpError = (error: unknown): HttpError => {
@@ -102,7 +107,7 @@ export function openAiRoutes(options: OpenAiGatewayOptions): Route[] {
 
   const chatCompletions = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const soul = soulOf(request, mesh)
-    const body = parseBody(ChatCompletionBody, await readJsonBody(request, response, maxBodyBytes))
+    const body = parseBody(ChatCompletionBody, await readJsonBody(request, response, bodyLimit()))
     const meshRequest = toMeshChatRequest(soul, body)
     const identity = completionIdentity(meshRequest.model)
     const controller = disconnectController(response)
@@ -138,7 +143,7 @@ export function openAiRoutes(options: OpenAiGatewayOptions): Route[] {
 
   const embeddings = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const soul = soulOf(request, mesh)
-    const body = parseBody(EmbeddingsBody, await readJsonBody(request, response, maxBodyBytes))
+    const body = parseBody(EmbeddingsBody, await readJsonBody(request, response, bodyLimit()))
     const meshRequest = toMeshEmbedRequest(soul, body)
     const { signal } = disconnectController(response)
     let result: Awaited<ReturnType<Mesh['embed']>>

@@ -227,7 +227,7 @@ function printInstructions(
   printLine('')
   for (const node of demoNodes) {
     const peer = peers.find((candidate) => candidate.name === node.name)
-    const backends = peer?.backends.list().map((backend) => `${backend.name}(${backend.type})`) ?? []
+    const backends = peer?.parts.backends.list().map((backend) => `${backend.name}(${backend.type})`) ?? []
     printLine(
       `  ${node.name.padEnd(11)} trust ${node.trust.padEnd(7)} api ${api(node.name)}  souls ${node.souls.join(', ')}  backends ${backends.join(', ') || '-'}`,
     )

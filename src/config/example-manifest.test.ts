@@ -18,7 +18,9 @@ const copies = { 'examples/': exampleFile }
 
 describe('claworc-federation.yaml', () => {
   it('the repo copy is byte-for-byte the published original', async () => {
-    const digest = createHash('sha256').update(await readFile(exampleFile)).digest('hex')
+    const digest = createHash('sha256')
+      .update(await readFile(exampleFile))
+      .digest('hex')
     expect(digest).toBe(ORIGINAL_SHA256)
   })
 

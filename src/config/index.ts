@@ -19,6 +19,13 @@ export { type InterpolationResult, interpolate } from './interpolate.js'
 export { MANIFEST_JSON_SCHEMA_PATH, manifestJsonSchema, manifestJsonSchemaText } from './json-schema.js'
 export { type LoadManifestOptions, loadManifest, parseManifest } from './load.js'
 export {
+  ManifestInForce,
+  type ManifestListener,
+  type ManifestVersion,
+  RESTART_ONLY_SETTINGS,
+  restartOnlyChanges,
+} from './manifest-in-force.js'
+export {
   backendMinTrust,
   backendTimeoutMs,
   backendUrl,

@@ -79,12 +79,12 @@ describe('signed manifest adoption over the mesh (real peers)', () => {
     }
     const [home, vpsPublic, vpsFast] = peers as [Peer, Peer, Peer]
     await waitFor(
-      () => vpsFast.members.isMember(vpsPublic.peerId) && home.members.isMember(vpsFast.peerId),
+      () => vpsFast.parts.members.isMember(vpsPublic.peerId) && home.parts.members.isMember(vpsFast.peerId),
       10_000,
       'members',
     )
     await waitFor(
-      async () => (await vpsPublic.discovery.ownersOfBackend('fast')).length > 0,
+      async () => (await vpsPublic.parts.discovery.ownersOfBackend('fast')).length > 0,
       10_000,
       'fast owner',
     )
@@ -145,8 +145,8 @@ describe('signed manifest adoption over the mesh (real peers)', () => {
     expect(received.length).toBeLessThan(60)
     // Within one heartbeat interval of the new version reaching the owner.
     expect(endedAt - reachedAt).toBeLessThanOrEqual(heartbeatMs)
-    expect(vpsFast.members.isMember(vpsPublic.peerId)).toBe(false)
-    expect(home.members.isMember(vpsPublic.peerId)).toBe(false)
+    expect(vpsFast.parts.members.isMember(vpsPublic.peerId)).toBe(false)
+    expect(home.parts.members.isMember(vpsPublic.peerId)).toBe(false)
     process.stdout.write(
       `manifest v2: handed→owner ${reachedAt - handedAt} ms, owner→stream ended ${endedAt - reachedAt} ms\n`,
     )

@@ -54,6 +54,14 @@ export interface MissionControlOptions {
   evaluateIntervalMs?: number
 }
 
+/** The rules of an election that a manifest sets. */
+export interface ElectionRules {
+  /** The preferred Mission Control (node name or peer ID), from `federation.control_plane`. */
+  preferred: string | undefined
+  /** May a low-trust peer lead while others are alive? */
+  allowLowTrustLeader: boolean
+}
+
 /** Listener of leader changes. */
 export type LeaderListener = (change: LeaderChange) => void
 
@@ -65,6 +73,7 @@ export class MissionControl {
   readonly stabilizationMs: number
   readonly maxStabilizationMs: number
   private readonly options: MissionControlOptions
+  private rules: ElectionRules
   private readonly listeners = new Set<LeaderListener>()
   private state: ControlState = { leader: undefined, term: 0 }
   private rank: number | undefined
@@ -74,6 +83,7 @@ export class MissionControl {
 
   constructor(options: MissionControlOptions) {
     this.options = options
+    this.rules = { preferred: options.preferred, allowLowTrustLeader: options.allowLowTrustLeader ?? false }
     this.stabilizationMs = options.stabilizationMs ?? DEFAULT_STABILIZATION_MS
     this.maxStabilizationMs = options.maxStabilizationMs ?? 16 * this.stabilizationMs
   }
@@ -127,15 +137,21 @@ export class MissionControl {
     return () => this.listeners.delete(listener)
   }
 
+  /**
+   * Replaces the election rules (a newer manifest changed `control_plane` or
+   * `election.allow_low_trust_leader`) and re-elects at once, so peers that
+   * restarted and peers that did not rank candidates the same way.
+   */
+  setRules(rules: ElectionRules): void {
+    this.rules = { preferred: rules.preferred, allowLowTrustLeader: rules.allowLowTrustLeader }
+    if (this.timer !== undefined) this.evaluate()
+  }
+
   /** Re-runs the term and election rules against the current membership snapshot. */
   evaluate(): void {
     const snapshot = this.options.membership.snapshot()
     const candidates = snapshot.map((member) => this.toCandidate(member))
-    const electionOptions = {
-      preferred: this.options.preferred,
-      allowLowTrustLeader: this.options.allowLowTrustLeader ?? false,
-    }
-    const ranked = rankCandidates(candidates, electionOptions)
+    const ranked = rankCandidates(candidates, this.rules)
     const previous = this.state
     let { leader, term } = previous
     const sittingEligible = ranked.some((candidate) => candidate.peerId === leader)
@@ -152,13 +168,13 @@ export class MissionControl {
         (candidate) =>
           announced.has(candidate.peerId) &&
           (candidate.stable || !sittingEligible || candidate.peerId === leader) &&
-          electLeader(candidates, { ...electionOptions, sitting: candidate.peerId }) === candidate.peerId,
+          electLeader(candidates, { ...this.rules, sitting: candidate.peerId }) === candidate.peerId,
       )
       if (adoptable !== undefined) leader = adoptable.peerId
     }
 
     // 2. Our own deterministic election, with the anti-flap rule.
-    const winner = electLeader(candidates, { ...electionOptions, sitting: leader })
+    const winner = electLeader(candidates, { ...this.rules, sitting: leader })
     if (winner !== leader) {
       const joinable =
         term > previous.term &&

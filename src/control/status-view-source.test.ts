@@ -58,16 +58,16 @@ describe('GET /status through the Mission Control (3 in-process peers, real HTTP
       expect(view.peers.map((entry) => entry.name)).toEqual(names)
     }
     // The non-leaders' answers really came over the protocol from the leader.
-    const served = home.statusService.servedCount
+    const served = home.parts.statusService.servedCount
     await statusOf(peer('vps-fast'))
-    expect(home.statusService.servedCount).toBe(served + 1)
+    expect(home.parts.statusService.servedCount).toBe(served + 1)
   })
 
   it('falls back to its own view (source self) when the Mission Control cannot answer, within the bound', async () => {
     const home = peer('home')
     const asker = peer('vps-fast')
     // 1. The handler is gone: the fetch fails fast and the answer is this peer's own view.
-    await home.statusService.stop()
+    await home.parts.statusService.stop()
     let started = performance.now()
     let view = await statusOf(asker)
     const refusedMs = performance.now() - started
@@ -79,7 +79,7 @@ describe('GET /status through the Mission Control (3 in-process peers, real HTTP
 
     // 2. The leader accepts the stream but never answers (a stalled or cut link): fallback after ~1 s.
     const held: Stream[] = []
-    await home.node.handle(STATUS_PROTOCOL, (stream) => {
+    await home.parts.node.handle(STATUS_PROTOCOL, (stream) => {
       held.push(stream)
     })
     started = performance.now()
@@ -89,10 +89,10 @@ describe('GET /status through the Mission Control (3 in-process peers, real HTTP
     expect(stalledMs).toBeGreaterThanOrEqual(900)
     expect(stalledMs).toBeLessThan(2_000)
     for (const stream of held) stream.abort(new Error('test over'))
-    await home.node.unhandle(STATUS_PROTOCOL)
+    await home.parts.node.unhandle(STATUS_PROTOCOL)
 
     // 3. Back: the Mission Control's view again.
-    await home.statusService.start()
+    await home.parts.statusService.start()
     view = await statusOf(asker)
     expect(view.source).toBe('mission-control')
     expect(view.self.name).toBe('vps-fast')
@@ -104,7 +104,7 @@ describe('GET /status through the Mission Control (3 in-process peers, real HTTP
     const home = peer('home')
     const stoppedAt = performance.now()
     // No clean leave exists: the node just goes silent.
-    await home.node.stop()
+    await home.parts.node.stop()
     const survivors = ['vps-fast', 'vps-public']
     const views = await waitFor(
       async () => {

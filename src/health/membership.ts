@@ -116,11 +116,11 @@ export type MembershipListener = (event: MembershipEvent) => void
 /** Tracks member peers from accepted heartbeats and times them out. */
 export class MembershipView {
   readonly selfPeerId: string
-  readonly suspectAfterMs: number
-  readonly deadAfterMs: number
-  readonly hintSuspectAfterMs: number
+  suspectAfterMs: number
+  deadAfterMs: number
+  hintSuspectAfterMs: number
   readonly checkIntervalMs: number
-  readonly flapWindowMs: number
+  flapWindowMs: number
   readonly suspectAfterBeats: number
   readonly deadAfterBeats: number
   private readonly isMember: IsMember
@@ -128,6 +128,8 @@ export class MembershipView {
   private readonly entries = new Map<string, Entry>()
   private readonly listeners = new Set<MembershipListener>()
   private timer: NodeJS.Timeout | undefined
+  private readonly hintFollowsSuspect: boolean
+  private readonly flapFollowsDead: boolean
 
   constructor(options: MembershipOptions) {
     this.isMember = options.isMember
@@ -146,6 +148,8 @@ export class MembershipView {
       throw new HealthOptionsError('need 0 < suspectAfterMs < deadAfterMs')
     }
     this.selfPeerId = options.self.peerId
+    this.hintFollowsSuspect = options.hintSuspectAfterMs === undefined
+    this.flapFollowsDead = options.flapWindowMs === undefined
     const now = this.now()
     this.entries.set(options.self.peerId, {
       peerId: options.self.peerId,
@@ -162,6 +166,20 @@ export class MembershipView {
       disconnected: false,
       periodMs: undefined,
     })
+  }
+  /**
+   * Applies a newer manifest's failure-detector timings from the next check
+   * on (the check interval keeps its start-up value). Refused, keeping the old
+   * ones, unless 0 < suspectAfterMs < deadAfterMs.
+   */
+  setTimings(timings: { suspectAfterMs: number; deadAfterMs: number }): void {
+    if (!(timings.suspectAfterMs > 0) || !(timings.deadAfterMs > timings.suspectAfterMs)) {
+      throw new HealthOptionsError('need 0 < suspectAfterMs < deadAfterMs')
+    }
+    this.suspectAfterMs = timings.suspectAfterMs
+    this.deadAfterMs = timings.deadAfterMs
+    if (this.hintFollowsSuspect) this.hintSuspectAfterMs = timings.suspectAfterMs / 2
+    if (this.flapFollowsDead) this.flapWindowMs = 10 * timings.deadAfterMs
   }
 
   /** Starts the silence checks. */

@@ -63,7 +63,7 @@ describe('federation membership (real peers)', () => {
     const vps = await start('vps')
     peers.push(home, vps)
     await waitFor(
-      () => home.members.isMember(vps.peerId) && vps.members.isMember(home.peerId),
+      () => home.parts.members.isMember(vps.peerId) && vps.parts.members.isMember(home.peerId),
       10_000,
       'members',
     )
@@ -81,7 +81,7 @@ describe('federation membership (real peers)', () => {
     nodes.push(outsider, wrongKey)
     for (const stranger of [outsider, wrongKey]) {
       await expect(
-        stranger.dial(home.node.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(2_000) }),
+        stranger.dial(home.parts.node.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(2_000) }),
       ).rejects.toThrow()
       expect(stranger.getConnections()).toHaveLength(0)
     }
@@ -103,7 +103,7 @@ describe('federation membership (real peers)', () => {
     const strangerKey = await generateKeyPair('Ed25519')
     const stranger = await createNode({ privateKey: strangerKey, psk: secretToPsk(secret) })
     nodes.push(stranger)
-    await stranger.dial(home.node.getMultiaddrs()[0]!)
+    await stranger.dial(home.parts.node.getMultiaddrs()[0]!)
     const strangerId = peerIdFromPrivateKey(strangerKey).toString()
     const codeOf = (promise: Promise<unknown>): Promise<string | undefined> =>
       promise.then(
@@ -114,7 +114,7 @@ describe('federation membership (real peers)', () => {
     // No LLM stream: refused by the owner, judged by the authenticated peer ID.
     const client = new LlmClient({ node: stranger })
     const chat = async () => {
-      for await (const _part of client.chat(home.node.peerId, {
+      for await (const _part of client.chat(home.parts.node.peerId, {
         soul: 'weather-brief',
         sensitivity: 'low',
         backend: 'fast',
@@ -126,7 +126,9 @@ describe('federation membership (real peers)', () => {
     expect(await codeOf(chat())).toBe('TRUST_UNKNOWN_PEER')
     expect(provider!.requests.filter((request) => request.path.endsWith('/chat/completions'))).toHaveLength(0)
     // No status.
-    expect(await codeOf(fetchViewFrom(stranger, home.node.peerId, { timeoutMs: 1_000 }))).toBe('NOT_MEMBER')
+    expect(await codeOf(fetchViewFrom(stranger, home.parts.node.peerId, { timeoutMs: 1_000 }))).toBe(
+      'NOT_MEMBER',
+    )
     // Its advert (validly signed, claiming a name already bound on first use) is refused.
     const body = {
       v: 1 as const,
@@ -138,26 +140,28 @@ describe('federation membership (real peers)', () => {
       backends: [],
       addrs: [],
     }
-    expect(await home.adverts.offer(advertKey(strangerId), await encodeAdvert(strangerKey, body))).toBe(false)
-    expect(home.adverts.rejected.get('NAME_TAKEN') ?? 0).toBeGreaterThan(0)
-    expect(home.adverts.get(strangerId)).toBeUndefined()
-    expect(home.membership.get(strangerId)).toBeUndefined()
+    expect(await home.parts.adverts.offer(advertKey(strangerId), await encodeAdvert(strangerKey, body))).toBe(
+      false,
+    )
+    expect(home.parts.adverts.rejected.get('NAME_TAKEN') ?? 0).toBeGreaterThan(0)
+    expect(home.parts.adverts.get(strangerId)).toBeUndefined()
+    expect(home.parts.membership.get(strangerId)).toBeUndefined()
     // No federation adverts either: the advert exchange opens with the caller's own advert,
     // which is refused, and the stream is reset without a byte of anyone else's.
-    const exchange = await stranger.dialProtocol(home.node.peerId, ADVERT_PROTOCOL)
+    const exchange = await stranger.dialProtocol(home.parts.node.peerId, ADVERT_PROTOCOL)
     const lp = lpStream(exchange, { maxDataLength: 64 * 1024 })
     await lp.write(await encodeAdvert(strangerKey, body))
     expect(await codeOf(lp.read({ signal: AbortSignal.timeout(2_000) }))).not.toBe('RESOLVED')
     // It is disconnected after the grace period; a reconnection is refused by the gater (the
     // dialer may see its half of the handshake finish, but the connection dies at once).
     await waitFor(() => stranger.getConnections().length === 0, 5_000, 'the stranger to be disconnected')
-    expect(home.gatekeeper.expelled).toBeGreaterThan(0)
+    expect(home.parts.gatekeeper.expelled).toBeGreaterThan(0)
     await stranger
-      .dial(home.node.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(2_000) })
+      .dial(home.parts.node.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(2_000) })
       .catch(() => undefined)
     await waitFor(() => stranger.getConnections().length === 0, 2_000, 'the reconnection to be closed')
     expect(
-      home.node.getConnections().some((connection) => connection.remotePeer.toString() === strangerId),
+      home.parts.node.getConnections().some((connection) => connection.remotePeer.toString() === strangerId),
     ).toBe(false)
   })
 
@@ -170,10 +174,10 @@ describe('federation membership (real peers)', () => {
     const impostor = await start('vps', join(dir, 'impostor'))
     peers.push(impostor)
     await new Promise((resolve) => setTimeout(resolve, 2_000))
-    expect(home.members.nodeOf(vpsId)?.name).toBe('vps')
-    expect(home.members.isMember(impostor.peerId)).toBe(false)
+    expect(home.parts.members.nodeOf(vpsId)?.name).toBe('vps')
+    expect(home.parts.members.isMember(impostor.peerId)).toBe(false)
     expect(
-      home.node.getConnections().filter((c) => c.remotePeer.toString() === impostor.peerId),
+      home.parts.node.getConnections().filter((c) => c.remotePeer.toString() === impostor.peerId),
     ).toHaveLength(0)
     // The genuine one comes back (same address, so the impostor goes first) and is welcome again.
     await impostor.stop()
@@ -182,7 +186,7 @@ describe('federation membership (real peers)', () => {
     peers.push(genuine)
     expect(genuine.peerId).toBe(vpsId)
     await waitFor(
-      () => home.membership.get(vpsId)?.state === 'alive',
+      () => home.parts.membership.get(vpsId)?.state === 'alive',
       10_000,
       'the genuine vps to be alive again',
     )

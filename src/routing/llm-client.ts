@@ -67,7 +67,7 @@ export interface LlmClientInit {
 export class LlmClient {
   readonly protocol: string
   readonly #node: Pick<Libp2p, 'dialProtocol'>
-  readonly #maxFrameBytes: number
+  #maxFrameBytes: number
   readonly #responseTimeoutMs: number
   readonly #pool: StreamPool | undefined
   readonly #queue: OwnerQueue<PooledStream>
@@ -88,6 +88,12 @@ export class LlmClient {
             maxIdlePerPeer: Math.min(limit, init.pool?.maxIdlePerPeer ?? DEFAULT_POOL_MAX_IDLE_PER_PEER),
             idleMs: init.pool?.idleMs ?? DEFAULT_POOL_IDLE_MS,
           })
+  }
+
+  /** Applies a newer manifest's frame and per-owner stream limits to the next requests. */
+  setLimits(limits: { maxFrameBytes: number; maxStreamsPerPeer: number }): void {
+    this.#maxFrameBytes = limits.maxFrameBytes
+    this.#queue.setLimit(limits.maxStreamsPerPeer)
   }
 
   /** Streams to `peer` counted against its limit: in flight, idle in the pool, or closing. */

@@ -82,7 +82,7 @@ export interface LlmServiceInit {
 export class LlmService {
   readonly protocol: string
   readonly #init: LlmServiceInit
-  readonly #limits: Required<LlmServiceLimits>
+  #limits: Required<LlmServiceLimits>
   readonly #log: Logger
   readonly #streamsByPeer = new Map<string, number>()
   readonly #streams = new Set<Stream>()
@@ -110,6 +110,28 @@ export class LlmService {
       ratePerSecond: this.#limits.requestsPerSecond,
       burst: this.#limits.requestBurst,
     })
+  }
+
+  /**
+   * Applies new limits from a newer manifest: frame size, streams per peer and
+   * delta merging apply to the next stream; libp2p's own inbound cap, which
+   * stays above ours, is re-registered with the handler.
+   */
+  async setLimits(
+    limits: Pick<LlmServiceLimits, 'maxFrameBytes' | 'maxStreamsPerPeer' | 'mergeDeltas'>,
+  ): Promise<void> {
+    const before = this.#limits.maxStreamsPerPeer
+    this.#limits = {
+      ...this.#limits,
+      ...(limits.maxFrameBytes === undefined ? {} : { maxFrameBytes: limits.maxFrameBytes }),
+      ...(limits.maxStreamsPerPeer === undefined ? {} : { maxStreamsPerPeer: limits.maxStreamsPerPeer }),
+      ...(limits.mergeDeltas === undefined ? {} : { mergeDeltas: limits.mergeDeltas }),
+    }
+    if (this.#started && before !== this.#limits.maxStreamsPerPeer) {
+      await this.#init.node.unhandle(this.protocol)
+      this.#started = false
+      await this.start()
+    }
   }
 
   /** Registers the protocol handler. */

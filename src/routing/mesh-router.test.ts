@@ -148,14 +148,18 @@ describe('mesh routing with three real peers (claworc shape)', () => {
     const asker = mesh.peers['vps-public']!
     const ownerId = mesh.peers['vps-fast']!.peerId
     // First heard alive (heartbeats), then silent: only then can the view call it dead.
-    await waitFor(() => asker.membership.get(ownerId)?.state === 'alive', 20_000, 'the owner to be heard')
+    await waitFor(
+      () => asker.parts.membership.get(ownerId)?.state === 'alive',
+      20_000,
+      'the owner to be heard',
+    )
     await mesh.peers['vps-fast']!.stop()
     await waitFor(
-      () => asker.membership.get(ownerId)?.state === 'dead',
+      () => asker.parts.membership.get(ownerId)?.state === 'dead',
       30_000,
       'the owner to be dead',
     ).catch((error: unknown) => {
-      throw new Error(`${(error as Error).message}: ${JSON.stringify(asker.membership.get(ownerId))}`)
+      throw new Error(`${(error as Error).message}: ${JSON.stringify(asker.parts.membership.get(ownerId))}`)
     })
     const started = Date.now()
     await expect(
@@ -186,7 +190,7 @@ describe('mesh routing with three real peers (claworc shape)', () => {
         if (part.type === 'text-delta') received.push(part.text)
         if (received.length === 2 && killAt.time === 0) {
           killAt.time = Date.now()
-          void mesh!.peers['vps-fast']!.node.stop()
+          void mesh!.peers['vps-fast']!.parts.node.stop()
         }
       }
     })().catch((error: unknown) => {

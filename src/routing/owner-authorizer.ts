@@ -52,3 +52,39 @@ export function manifestAuthorizer(options: ManifestAuthorizerOptions): (context
     })
   }
 }
+
+/** Options of `ownerAuthorizer`. */
+export interface OwnerAuthorizerOptions {
+  /** The manifest in force, read at each request (a newer version may replace it). */
+  manifest(): Manifest
+  /** This (owner) node's name in the manifest. */
+  self: string
+  /** The manifest node an authenticated peer is; `undefined` for strangers and not-yet-known members. */
+  nodeOfPeer(peerId: PeerId): string | undefined
+  /** Reads a caller's signed advert from the caller itself (bounded by `signal`), binding it if it is a member. */
+  fetchAdvert(peerId: PeerId, options: { signal: AbortSignal }): Promise<unknown>
+  /** How long a not-yet-known caller's advert may take. Default: 2000 ms. */
+  fetchAdvertTimeoutMs?: number
+}
+
+/**
+ * The owner's `authorize` for `LlmService`: a member that has just joined may
+ * call before its advert reached us, so an unknown caller's advert is read
+ * from the caller first (bounded), then both trust rules are judged against
+ * the manifest in force. A stranger's advert is refused, so it stays unknown.
+ */
+export function ownerAuthorizer(
+  options: OwnerAuthorizerOptions,
+): (context: AuthorizeContext) => Promise<void> {
+  const timeoutMs = options.fetchAdvertTimeoutMs ?? 2_000
+  return async (context) => {
+    if (options.nodeOfPeer(context.remotePeer) === undefined) {
+      await options
+        .fetchAdvert(context.remotePeer, { signal: AbortSignal.timeout(timeoutMs) })
+        .catch(() => undefined)
+    }
+    manifestAuthorizer({ manifest: options.manifest(), self: options.self, nodeOfPeer: options.nodeOfPeer })(
+      context,
+    )
+  }
+}

@@ -40,7 +40,7 @@ interface OwnerState<T> {
 
 /** Counts streams per owner and queues the requests that find no free slot. */
 export class OwnerQueue<T> {
-  readonly #options: OwnerQueueOptions
+  #options: OwnerQueueOptions
   readonly #owners = new Map<string, OwnerState<T>>()
 
   constructor(options: OwnerQueueOptions) {
@@ -55,6 +55,11 @@ export class OwnerQueue<T> {
   /** Requests waiting for `owner`. */
   waiting(owner: string): number {
     return this.#owners.get(owner)?.waiters.length ?? 0
+  }
+
+  /** Changes the per-owner stream limit (a newer manifest); waiters are served as streams come back. */
+  setLimit(limit: number): void {
+    this.#options = { ...this.#options, limit }
   }
 
   /** A slot at once if one is free and nobody is waiting (FIFO), else `undefined`. */

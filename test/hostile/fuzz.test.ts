@@ -568,7 +568,8 @@ describe('fuzz: a live peer under hostile input from a member and a stranger', (
     await stranger.dial(multiaddr(ready.addrs[0]!))
     const targetId = peerIdFromString(ready.peerId)
     await waitFor(
-      () => member.members.isMember(ready.peerId) && member.node.getConnections(targetId).length > 0,
+      () =>
+        member.parts.members.isMember(ready.peerId) && member.parts.node.getConnections(targetId).length > 0,
       30_000,
       'the member to join',
     )
@@ -606,7 +607,7 @@ describe('fuzz: a live peer under hostile input from a member and a stranger', (
     expect(completion.choices[0]?.message.content).toBe('Hello, world!')
     // Straight over /clawmesh/llm from the member's node: after the gossip flood the target's gossipsub has
     // graylisted the member (its garbage was rejected), so the member's router hears no beats from the target.
-    const client = new LlmClient({ node: member.node })
+    const client = new LlmClient({ node: member.parts.node })
     let text = ''
     try {
       for await (const part of client.chat(peerIdFromString(ready.peerId), {
@@ -635,12 +636,12 @@ describe('fuzz: a live peer under hostile input from a member and a stranger', (
       return tallies[name]
     }
     let sent = 0
-    const senders = { member: member.node, stranger } as const
+    const senders = { member: member.parts.node, stranger } as const
     const victims = [ready.peerId, member.peerId]
     const jobs: Promise<unknown>[] = []
 
     // Slow input, started first so its timeouts fall inside the run.
-    const slow = Promise.all([slowloris(member.node, targetId), slowloris(stranger, targetId)])
+    const slow = Promise.all([slowloris(member.parts.node, targetId), slowloris(stranger, targetId)])
     const slowHttp = Promise.all([
       // headers one byte per second: node's headersTimeout (10 s)
       httpRaw(

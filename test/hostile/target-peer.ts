@@ -69,11 +69,11 @@ process.on('message', async (message: { type: string }) => {
         llmInFlight: peer.inFlight(),
         // Test-only peek at a private field: open LLM streams must drain back to 0.
         llmOpenStreams: (peer as unknown as { llmService: LlmService }).llmService.openStreams(),
-        connections: peer.node.getConnections().length,
-        advertsRejected: Object.fromEntries(peer.adverts.rejected),
-        adverts: peer.adverts.all().length,
-        heartbeats: peer.heartbeats.stats(),
-        expelled: peer.gatekeeper.expelled,
+        connections: peer.parts.node.getConnections().length,
+        advertsRejected: Object.fromEntries(peer.parts.adverts.rejected),
+        adverts: peer.parts.adverts.all().length,
+        heartbeats: peer.parts.heartbeats.stats(),
+        expelled: peer.parts.gatekeeper.expelled,
       },
     })
   } else if (message.type === 'stop') {

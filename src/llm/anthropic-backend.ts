@@ -4,17 +4,12 @@
  */
 import Anthropic, { APIError } from '@anthropic-ai/sdk'
 import { z } from 'zod'
-import {
-  type BackendBasics,
-  type BackendOptions,
-  type BackendSettings,
-  backendBasics,
-} from './backend-options.js'
+import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { callOptions, type DescribeFailure, guardedCall, parseRetryAfter } from './call-guard.js'
 import { BackendConfigError, BackendError, type BackendErrorCode } from './errors.js'
 import { streamEventChat } from './event-chat.js'
 import { parseEventData, StreamingPoster } from './http-stream.js'
-import { ModelCache } from './model-cache.js'
+import { ProviderBackend } from './provider-backend.js'
 import type { SseEvent } from './sse.js'
 import type {
   CallOptions,
@@ -23,7 +18,6 @@ import type {
   ChatRequest,
   EmbedResponse,
   FinishReason,
-  HealthResult,
   LLMBackend,
 } from './types.js'
 
@@ -236,16 +230,12 @@ class EventReader {
 }
 
 /** Anthropic's Messages API as an `LLMBackend`. */
-export class AnthropicBackend implements LLMBackend {
-  readonly name: string
+export class AnthropicBackend extends ProviderBackend implements LLMBackend {
   readonly type: string = 'anthropic'
-  readonly url: string
   readonly #client: Anthropic
   readonly #poster: StreamingPoster
   readonly #messagesUrl: URL
   readonly #headers: Record<string, string>
-  readonly #models: ModelCache
-  readonly #basics: BackendBasics
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
     if (!settings.api_key)
@@ -253,15 +243,13 @@ export class AnthropicBackend implements LLMBackend {
         settings.name,
         'type anthropic needs api_key (set it from the environment, e.g. ANTHROPIC_API_KEY)',
       )
-    this.#basics = backendBasics(settings, anthropicDefaultUrl, options)
-    this.name = this.#basics.name
-    this.url = this.#basics.url
+    super(settings, options, { defaultUrl: anthropicDefaultUrl })
     this.#client = new Anthropic({
       baseURL: this.url,
       apiKey: settings.api_key,
       authToken: null,
       maxRetries: 0, // the mesh decides retries
-      timeout: this.#basics.timeoutMs * 4,
+      timeout: this.basics.timeoutMs * 4,
       logLevel: 'off',
     })
     // Streaming chat skips the SDK's request machinery (src/llm/http-stream.ts); model listing uses it.
@@ -275,7 +263,6 @@ export class AnthropicBackend implements LLMBackend {
       authorization: `Bearer ${settings.api_key}`,
       'anthropic-version': ANTHROPIC_VERSION,
     }
-    this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
   }
 
   /**
@@ -287,8 +274,8 @@ export class AnthropicBackend implements LLMBackend {
     return streamEventChat(
       {
         label: this.name,
-        timeoutMs: this.#basics.timeoutMs,
-        secrets: this.#basics.secrets,
+        timeoutMs: this.basics.timeoutMs,
+        secrets: this.basics.secrets,
         describe: describeAnthropicFailure,
         poster: this.#poster,
         request: {
@@ -312,20 +299,10 @@ export class AnthropicBackend implements LLMBackend {
     )
   }
 
-  /** Probes `GET /v1/models`. */
-  async health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.#basics.logger)
-  }
-
-  /** The configured models, else what `GET /v1/models` lists. */
-  async models(options: CallOptions = {}): Promise<string[]> {
-    if (this.#basics.configuredModels) return this.#basics.configuredModels
-    return this.#models.get(options.signal)
-  }
-
-  async #listModels(signal?: AbortSignal): Promise<string[]> {
+  /** Lists the provider's models. */
+  protected async listModels(signal?: AbortSignal): Promise<string[]> {
     return guardedCall(
-      callOptions(this.#basics, describeAnthropicFailure, 'models', signal),
+      callOptions(this.basics, describeAnthropicFailure, 'models', signal),
       async (guard) => {
         const ids: string[] = []
         for await (const model of this.#client.models.list({}, { signal: guard.signal })) ids.push(model.id)
@@ -334,9 +311,8 @@ export class AnthropicBackend implements LLMBackend {
     )
   }
 
-  /** Stops background work. */
-  async close(): Promise<void> {
-    this.#models.stop()
+  /** Closes the keep-alive connections of streaming chat. */
+  protected override onClose(): void {
     this.#poster.close()
   }
 }

@@ -4,15 +4,10 @@
  */
 import { ApiError, type Content, FunctionCallingConfigMode, GoogleGenAI, type Part } from '@google/genai'
 import { z } from 'zod'
-import {
-  type BackendBasics,
-  type BackendOptions,
-  type BackendSettings,
-  backendBasics,
-} from './backend-options.js'
+import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { CallGuard, callOptions, type DescribeFailure, guardedCall } from './call-guard.js'
 import { BackendConfigError, BackendError } from './errors.js'
-import { ModelCache } from './model-cache.js'
+import { ProviderBackend } from './provider-backend.js'
 import type {
   CallOptions,
   ChatPart,
@@ -20,7 +15,6 @@ import type {
   EmbedRequest,
   EmbedResponse,
   FinishReason,
-  HealthResult,
   LLMBackend,
 } from './types.js'
 
@@ -148,13 +142,9 @@ const modes = {
 }
 
 /** The Gemini API as an `LLMBackend`. */
-export class GoogleBackend implements LLMBackend {
-  readonly name: string
+export class GoogleBackend extends ProviderBackend implements LLMBackend {
   readonly type: string = 'google'
-  readonly url: string
   readonly #client: GoogleGenAI
-  readonly #models: ModelCache
-  readonly #basics: BackendBasics
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
     if (!settings.api_key)
@@ -162,21 +152,18 @@ export class GoogleBackend implements LLMBackend {
         settings.name,
         'type google needs api_key (set it from the environment, e.g. GEMINI_API_KEY)',
       )
-    this.#basics = backendBasics(settings, googleDefaultUrl, options)
-    this.name = this.#basics.name
-    this.url = this.#basics.url
+    super(settings, options, { defaultUrl: googleDefaultUrl })
     // No retryOptions: the client then makes exactly one attempt (the mesh decides retries).
     this.#client = new GoogleGenAI({
       apiKey: settings.api_key,
       vertexai: false,
       httpOptions: { baseUrl: this.url },
     })
-    this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
   }
 
   /** Streams a reply from `:streamGenerateContent?alt=sse`. */
   async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
-    const guard = new CallGuard(`${this.name}: chat`, this.#basics.timeoutMs, options.signal)
+    const guard = new CallGuard(`${this.name}: chat`, this.basics.timeoutMs, options.signal)
     const system = request.messages
       .filter((message) => message.role === 'system')
       .map((message) => message.content)
@@ -278,7 +265,7 @@ export class GoogleBackend implements LLMBackend {
       yield { type: 'usage', usage }
       yield { type: 'end', finishReason }
     } catch (error) {
-      throw guard.fail(error, describeGoogleFailure, this.#basics.secrets)
+      throw guard.fail(error, describeGoogleFailure, this.basics.secrets)
     } finally {
       guard.dispose()
     }
@@ -287,7 +274,7 @@ export class GoogleBackend implements LLMBackend {
   /** Embeds through `:batchEmbedContents`. */
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
     return guardedCall(
-      callOptions(this.#basics, describeGoogleFailure, 'embed', options.signal),
+      callOptions(this.basics, describeGoogleFailure, 'embed', options.signal),
       async ({ signal }) => {
         const response = await this.#client.models.embedContent({
           model: request.model,
@@ -299,28 +286,13 @@ export class GoogleBackend implements LLMBackend {
     )
   }
 
-  /** Probes `GET /v1beta/models`. */
-  async health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.#basics.logger)
-  }
-
-  /** The configured models, else what `GET /v1beta/models` lists (without the `models/` prefix). */
-  async models(options: CallOptions = {}): Promise<string[]> {
-    if (this.#basics.configuredModels) return this.#basics.configuredModels
-    return this.#models.get(options.signal)
-  }
-
-  async #listModels(signal?: AbortSignal): Promise<string[]> {
-    return guardedCall(callOptions(this.#basics, describeGoogleFailure, 'models', signal), async (guard) => {
+  /** Lists the provider's models. */
+  protected async listModels(signal?: AbortSignal): Promise<string[]> {
+    return guardedCall(callOptions(this.basics, describeGoogleFailure, 'models', signal), async (guard) => {
       const names: string[] = []
       const pager = await this.#client.models.list({ config: { abortSignal: guard.signal, pageSize: 1000 } })
       for await (const model of pager) if (model.name) names.push(model.name.replace(/^models\//, ''))
       return names
     })
-  }
-
-  /** Stops background work. */
-  async close(): Promise<void> {
-    this.#models.stop()
   }
 }

@@ -5,14 +5,9 @@
  */
 import { Ollama, type Message as OllamaMessage, type Tool as OllamaTool } from 'ollama'
 import { z } from 'zod'
-import {
-  type BackendBasics,
-  type BackendOptions,
-  type BackendSettings,
-  backendBasics,
-} from './backend-options.js'
+import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { CallGuard, callOptions, type DescribeFailure, guardedCall, parseRetryAfter } from './call-guard.js'
-import { ModelCache } from './model-cache.js'
+import { ProviderBackend } from './provider-backend.js'
 import type {
   CallOptions,
   ChatMessage,
@@ -21,7 +16,6 @@ import type {
   EmbedRequest,
   EmbedResponse,
   FinishReason,
-  HealthResult,
   LLMBackend,
 } from './types.js'
 
@@ -121,21 +115,18 @@ function toOllamaMessage(message: ChatMessage): OllamaMessage {
 const finishReasons: Record<string, FinishReason> = { stop: 'stop', length: 'length' }
 
 /** A local (or remote) Ollama server as an `LLMBackend`. */
-export class OllamaBackend implements LLMBackend {
-  readonly name: string
+export class OllamaBackend extends ProviderBackend implements LLMBackend {
   readonly type: string = 'ollama'
-  readonly url: string
   readonly #headers: Record<string, string>
-  readonly #models: ModelCache
-  readonly #basics: BackendBasics
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
-    this.#basics = backendBasics(settings, ollamaDefaultUrl, options, withLatestTag)
-    this.name = this.#basics.name
-    this.url = this.#basics.url
+    super(settings, options, {
+      defaultUrl: ollamaDefaultUrl,
+      modelName: withLatestTag,
+      refreshInBackground: true,
+    })
     // A key is optional: Ollama behind an authenticating proxy, or ollama.com.
     this.#headers = settings.api_key ? { Authorization: `Bearer ${settings.api_key}` } : {}
-    this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
   }
 
   /** A client bound to one call: its fetch carries the call's signal and notes retry-after. */
@@ -155,7 +146,7 @@ export class OllamaBackend implements LLMBackend {
 
   /** Streams a reply from `POST /api/chat`. */
   async *chat(request: ChatRequest, options: CallOptions = {}): AsyncGenerator<ChatPart> {
-    const guard = new CallGuard(`${this.name}: chat`, this.#basics.timeoutMs, options.signal)
+    const guard = new CallGuard(`${this.name}: chat`, this.basics.timeoutMs, options.signal)
     const state: CallState = { retryAfterSeconds: undefined }
     const useTools = request.tools?.length && request.toolChoice !== 'none'
     let toolCalls = 0
@@ -223,7 +214,7 @@ export class OllamaBackend implements LLMBackend {
       // The client itself throws when the stream ends without `done`; abort ends it quietly.
       guard.throwIfStopped()
     } catch (error) {
-      throw guard.fail(error, describeOllamaFailure(state), this.#basics.secrets)
+      throw guard.fail(error, describeOllamaFailure(state), this.basics.secrets)
     } finally {
       guard.dispose()
     }
@@ -233,7 +224,7 @@ export class OllamaBackend implements LLMBackend {
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
     const state: CallState = { retryAfterSeconds: undefined }
     return guardedCall(
-      callOptions(this.#basics, describeOllamaFailure(state), 'embed', options.signal),
+      callOptions(this.basics, describeOllamaFailure(state), 'embed', options.signal),
       async (guard) => {
         const response = await this.#client(guard, state).embed({
           model: withLatestTag(request.model),
@@ -245,31 +236,15 @@ export class OllamaBackend implements LLMBackend {
     )
   }
 
-  /** Probes `GET /api/tags` (and refreshes the model list with it). */
-  async health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.#basics.logger)
-  }
-
-  /** The configured models, else the server's tags (refreshed in the background from the first call). */
-  async models(options: CallOptions = {}): Promise<string[]> {
-    if (this.#basics.configuredModels) return this.#basics.configuredModels
-    this.#models.startRefresh()
-    return this.#models.get(options.signal)
-  }
-
-  async #listModels(signal?: AbortSignal): Promise<string[]> {
+  /** Lists the provider's models. */
+  protected async listModels(signal?: AbortSignal): Promise<string[]> {
     const state: CallState = { retryAfterSeconds: undefined }
     return guardedCall(
-      callOptions(this.#basics, describeOllamaFailure(state), 'models', signal),
+      callOptions(this.basics, describeOllamaFailure(state), 'models', signal),
       async (guard) => {
         const tags = Tags.parse(await this.#client(guard, state).list())
         return tags.models.map((model) => model.name)
       },
     )
-  }
-
-  /** Stops the background model refresh. */
-  async close(): Promise<void> {
-    this.#models.stop()
   }
 }

@@ -5,17 +5,12 @@
 import OpenAI, { APIError } from 'openai'
 import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions'
 import { z } from 'zod'
-import {
-  type BackendBasics,
-  type BackendOptions,
-  type BackendSettings,
-  backendBasics,
-} from './backend-options.js'
+import type { BackendOptions, BackendSettings } from './backend-options.js'
 import { callOptions, type DescribeFailure, guardedCall, parseRetryAfter } from './call-guard.js'
 import { BackendError } from './errors.js'
 import { streamEventChat } from './event-chat.js'
 import { parseEventData, StreamingPoster } from './http-stream.js'
-import { ModelCache } from './model-cache.js'
+import { ProviderBackend } from './provider-backend.js'
 import type { SseEvent } from './sse.js'
 import type {
   CallOptions,
@@ -25,7 +20,6 @@ import type {
   EmbedRequest,
   EmbedResponse,
   FinishReason,
-  HealthResult,
   LLMBackend,
 } from './types.js'
 
@@ -228,21 +222,15 @@ class ChunkReader {
 }
 
 /** An OpenAI-compatible server as an `LLMBackend`. */
-export class OpenAICompatibleBackend implements LLMBackend {
-  readonly name: string
+export class OpenAICompatibleBackend extends ProviderBackend implements LLMBackend {
   readonly type: string = 'openai-compatible'
-  readonly url: string
   readonly #client: OpenAI
   readonly #poster: StreamingPoster
   readonly #chatUrl: URL
   readonly #headers: Record<string, string>
-  readonly #models: ModelCache
-  readonly #basics: BackendBasics
 
   constructor(settings: BackendSettings, options: BackendOptions = {}) {
-    this.#basics = backendBasics(settings, openaiDefaultUrl, options)
-    this.name = this.#basics.name
-    this.url = this.#basics.url
+    super(settings, options, { defaultUrl: openaiDefaultUrl })
     this.#client = new OpenAI({
       baseURL: this.url,
       // The SDK insists on a key; a keyless server gets no Authorization header at all.
@@ -251,7 +239,7 @@ export class OpenAICompatibleBackend implements LLMBackend {
       project: null,
       ...(settings.api_key ? {} : { defaultHeaders: { Authorization: null } }),
       maxRetries: 0, // the mesh decides retries
-      timeout: this.#basics.timeoutMs * 4,
+      timeout: this.basics.timeoutMs * 4,
       logLevel: 'off',
     })
     // Streaming chat skips the SDK's request machinery (src/llm/http-stream.ts); the rest uses the SDK.
@@ -263,7 +251,6 @@ export class OpenAICompatibleBackend implements LLMBackend {
       'user-agent': 'clawmesh',
       ...(settings.api_key ? { authorization: `Bearer ${settings.api_key}` } : {}),
     }
-    this.#models = new ModelCache((signal) => this.#listModels(signal), options.modelRefreshMs)
   }
 
   /**
@@ -275,8 +262,8 @@ export class OpenAICompatibleBackend implements LLMBackend {
     return streamEventChat(
       {
         label: this.name,
-        timeoutMs: this.#basics.timeoutMs,
-        secrets: this.#basics.secrets,
+        timeoutMs: this.basics.timeoutMs,
+        secrets: this.basics.secrets,
         describe: describeOpenAIFailure,
         poster: this.#poster,
         request: {
@@ -295,7 +282,7 @@ export class OpenAICompatibleBackend implements LLMBackend {
   /** Embeds through `POST {url}/embeddings`. */
   async embed(request: EmbedRequest, options: CallOptions = {}): Promise<EmbedResponse> {
     return guardedCall(
-      callOptions(this.#basics, describeOpenAIFailure, 'embed', options.signal),
+      callOptions(this.basics, describeOpenAIFailure, 'embed', options.signal),
       async ({ signal }) => {
         const response = await this.#client.embeddings.create(
           { model: request.model, input: request.input, encoding_format: 'float' },
@@ -308,28 +295,17 @@ export class OpenAICompatibleBackend implements LLMBackend {
     )
   }
 
-  /** Probes `GET {url}/models`. */
-  async health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.#basics.logger)
-  }
-
-  /** The configured models, else what `GET {url}/models` lists. */
-  async models(options: CallOptions = {}): Promise<string[]> {
-    if (this.#basics.configuredModels) return this.#basics.configuredModels
-    return this.#models.get(options.signal)
-  }
-
-  async #listModels(signal?: AbortSignal): Promise<string[]> {
-    return guardedCall(callOptions(this.#basics, describeOpenAIFailure, 'models', signal), async (guard) => {
+  /** Lists the provider's models. */
+  protected async listModels(signal?: AbortSignal): Promise<string[]> {
+    return guardedCall(callOptions(this.basics, describeOpenAIFailure, 'models', signal), async (guard) => {
       const ids: string[] = []
       for await (const model of this.#client.models.list({ signal: guard.signal })) ids.push(model.id)
       return ids
     })
   }
 
-  /** Stops background work. */
-  async close(): Promise<void> {
-    this.#models.stop()
+  /** Closes the keep-alive connections of streaming chat. */
+  protected override onClose(): void {
     this.#poster.close()
   }
 }

@@ -48,31 +48,35 @@ export interface ManifestSyncOptions {
 
 /** Adopts and spreads newer signed manifests. */
 export class ManifestSync {
-  private timer: NodeJS.Timeout | undefined
-  private adopting: Promise<unknown> = Promise.resolve()
+  #timer: NodeJS.Timeout | undefined
+  #adopting: Promise<unknown> = Promise.resolve()
 
-  constructor(private readonly options: ManifestSyncOptions) {}
+  readonly #options: ManifestSyncOptions
+
+  constructor(options: ManifestSyncOptions) {
+    this.#options = options
+  }
 
   /** Subscribes to the topic and starts re-publishing. */
   start(): void {
-    const pubsub = this.options.node.services.pubsub
+    const pubsub = this.#options.node.services.pubsub
     pubsub.topicValidators.set(MANIFEST_TOPIC, (from, message) => {
       if (message.data.byteLength > MAX_MANIFEST_BYTES) return TopicValidatorResult.Reject
-      return this.options.isMember(from.toString())
+      return this.#options.isMember(from.toString())
         ? TopicValidatorResult.Accept
         : TopicValidatorResult.Ignore
     })
-    pubsub.addEventListener('message', this.onMessage)
+    pubsub.addEventListener('message', this.#onMessage)
     pubsub.subscribe(MANIFEST_TOPIC)
-    this.timer = setInterval(() => this.publish(), this.options.republishMs ?? 10_000)
-    this.timer.unref()
+    this.#timer = setInterval(() => this.publish(), this.#options.republishMs ?? 10_000)
+    this.#timer.unref()
   }
 
   /** Unsubscribes and stops re-publishing. */
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
-    const pubsub = this.options.node.services.pubsub
-    pubsub.removeEventListener('message', this.onMessage)
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    const pubsub = this.#options.node.services.pubsub
+    pubsub.removeEventListener('message', this.#onMessage)
     pubsub.topicValidators.delete(MANIFEST_TOPIC)
     try {
       pubsub.unsubscribe(MANIFEST_TOPIC)
@@ -87,23 +91,23 @@ export class ManifestSync {
    * Offers are applied one at a time.
    */
   offer(text: string, source: string): Promise<{ version: number | undefined }> {
-    const run = this.adopting.then(() => this.check(text, source))
-    this.adopting = run.catch(() => undefined)
+    const run = this.#adopting.then(() => this.#check(text, source))
+    this.#adopting = run.catch(() => undefined)
     return run
   }
 
   /** Publishes the current signed manifest, if there is one. */
   publish(): void {
-    const { text, manifest } = this.options.current()
+    const { text, manifest } = this.#options.current()
     if (text === undefined || manifest.version === undefined) return
-    this.options.node.services.pubsub
+    this.#options.node.services.pubsub
       .publish(MANIFEST_TOPIC, new TextEncoder().encode(text))
       .catch((error: unknown) =>
-        this.options.log.debug('manifest publish failed', { error: errorMessage(error) }),
+        this.#options.log.debug('manifest publish failed', { error: errorMessage(error) }),
       )
   }
 
-  private async check(text: string, source: string): Promise<{ version: number | undefined }> {
+  async #check(text: string, source: string): Promise<{ version: number | undefined }> {
     if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
       throw new ManifestRefusedError(
         'too-large',
@@ -112,25 +116,25 @@ export class ManifestSync {
     }
     // Verifies the candidate's own signature and schema; `${VAR}`s take this host's environment.
     const candidate = parseManifest(text, `<manifest from ${source}>`)
-    const { manifest: current } = this.options.current()
+    const { manifest: current } = this.#options.current()
     if (candidate.version !== undefined && candidate.version === current.version) {
       return { version: candidate.version }
     }
     const decision = manifestAdoption(current, candidate, text)
     if (!decision.adopt) throw new ManifestRefusedError(decision.reason, decision.message)
-    await this.options.adopt(candidate, text)
-    this.options.log.warn('adopted a newer signed manifest', { version: candidate.version, source })
+    await this.#options.adopt(candidate, text)
+    this.#options.log.warn('adopted a newer signed manifest', { version: candidate.version, source })
     this.publish()
     return { version: candidate.version }
   }
 
-  private readonly onMessage = (event: CustomEvent<{ topic: string; data: Uint8Array }>): void => {
+  readonly #onMessage = (event: CustomEvent<{ topic: string; data: Uint8Array }>): void => {
     const { topic, data } = event.detail
     if (topic !== MANIFEST_TOPIC) return
     this.offer(new TextDecoder().decode(data), 'gossip').catch((error: unknown) => {
       // Older copies keep circulating after an adoption; only other refusals are worth a line.
       if (error instanceof ManifestRefusedError && error.reason === 'not-newer') return
-      this.options.log.debug('manifest from gossip refused', { error: errorMessage(error) })
+      this.#options.log.debug('manifest from gossip refused', { error: errorMessage(error) })
     })
   }
 }

@@ -72,69 +72,69 @@ export const DEFAULT_STABILIZATION_MS = 2000
 export class MissionControl {
   readonly stabilizationMs: number
   readonly maxStabilizationMs: number
-  private readonly options: MissionControlOptions
-  private rules: ElectionRules
-  private readonly listeners = new Set<LeaderListener>()
-  private state: ControlState = { leader: undefined, term: 0 }
-  private rank: number | undefined
-  private leaderChanges = 0
-  private timer: NodeJS.Timeout | undefined
-  private unsubscribe: (() => void) | undefined
+  readonly #options: MissionControlOptions
+  #rules: ElectionRules
+  readonly #listeners = new Set<LeaderListener>()
+  #state: ControlState = { leader: undefined, term: 0 }
+  #rank: number | undefined
+  #leaderChanges = 0
+  #timer: NodeJS.Timeout | undefined
+  #unsubscribe: (() => void) | undefined
 
   constructor(options: MissionControlOptions) {
-    this.options = options
-    this.rules = { preferred: options.preferred, allowLowTrustLeader: options.allowLowTrustLeader ?? false }
+    this.#options = options
+    this.#rules = { preferred: options.preferred, allowLowTrustLeader: options.allowLowTrustLeader ?? false }
     this.stabilizationMs = options.stabilizationMs ?? DEFAULT_STABILIZATION_MS
     this.maxStabilizationMs = options.maxStabilizationMs ?? 16 * this.stabilizationMs
   }
 
   /** Evaluates now, then on every membership event and on a timer. */
   start(): void {
-    if (this.timer !== undefined) return
-    this.unsubscribe = this.options.membership.subscribe(() => this.evaluate())
-    this.timer = setInterval(
+    if (this.#timer !== undefined) return
+    this.#unsubscribe = this.#options.membership.subscribe(() => this.evaluate())
+    this.#timer = setInterval(
       () => this.evaluate(),
-      this.options.evaluateIntervalMs ?? this.options.membership.checkIntervalMs,
+      this.#options.evaluateIntervalMs ?? this.#options.membership.checkIntervalMs,
     )
-    this.timer.unref?.()
+    this.#timer.unref?.()
     this.evaluate()
   }
 
   /** Stops evaluating. */
   stop(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
-    this.unsubscribe?.()
-    this.unsubscribe = undefined
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
   }
 
   /** The current (leader, term); pass this as the heartbeat service's `control`. */
   current(): CurrentControl {
-    return { ...this.state, rank: this.rank }
+    return { ...this.#state, rank: this.#rank }
   }
 
   /** The Mission Control's peer ID, name and term, or undefined before the first election. */
   missionControl(): { peerId: string; name: string; term: number } | undefined {
-    const leader = this.state.leader
+    const leader = this.#state.leader
     if (leader === undefined) return undefined
-    const name = this.options.membership.get(leader)?.name ?? leader
-    return { peerId: leader, name, term: this.state.term }
+    const name = this.#options.membership.get(leader)?.name ?? leader
+    return { peerId: leader, name, term: this.#state.term }
   }
 
   /** True when this peer is Mission Control. */
   isLeader(): boolean {
-    return this.state.leader === this.options.membership.selfPeerId
+    return this.#state.leader === this.#options.membership.selfPeerId
   }
 
   /** How many times the leader changed since start (flap counter). */
   get changes(): number {
-    return this.leaderChanges
+    return this.#leaderChanges
   }
 
   /** Registers a leader-change listener; returns its remover. */
   subscribe(listener: LeaderListener): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
   }
 
   /**
@@ -143,16 +143,16 @@ export class MissionControl {
    * restarted and peers that did not rank candidates the same way.
    */
   setRules(rules: ElectionRules): void {
-    this.rules = { preferred: rules.preferred, allowLowTrustLeader: rules.allowLowTrustLeader }
-    if (this.timer !== undefined) this.evaluate()
+    this.#rules = { preferred: rules.preferred, allowLowTrustLeader: rules.allowLowTrustLeader }
+    if (this.#timer !== undefined) this.evaluate()
   }
 
   /** Re-runs the term and election rules against the current membership snapshot. */
   evaluate(): void {
-    const snapshot = this.options.membership.snapshot()
-    const candidates = snapshot.map((member) => this.toCandidate(member))
-    const ranked = rankCandidates(candidates, this.rules)
-    const previous = this.state
+    const snapshot = this.#options.membership.snapshot()
+    const candidates = snapshot.map((member) => this.#toCandidate(member))
+    const ranked = rankCandidates(candidates, this.#rules)
+    const previous = this.#state
     let { leader, term } = previous
     const sittingEligible = ranked.some((candidate) => candidate.peerId === leader)
 
@@ -168,13 +168,13 @@ export class MissionControl {
         (candidate) =>
           announced.has(candidate.peerId) &&
           (candidate.stable || !sittingEligible || candidate.peerId === leader) &&
-          electLeader(candidates, { ...this.rules, sitting: candidate.peerId }) === candidate.peerId,
+          electLeader(candidates, { ...this.#rules, sitting: candidate.peerId }) === candidate.peerId,
       )
       if (adoptable !== undefined) leader = adoptable.peerId
     }
 
     // 2. Our own deterministic election, with the anti-flap rule.
-    const winner = electLeader(candidates, { ...this.rules, sitting: leader })
+    const winner = electLeader(candidates, { ...this.#rules, sitting: leader })
     if (winner !== leader) {
       const joinable =
         term > previous.term &&
@@ -183,29 +183,29 @@ export class MissionControl {
       if (!joinable) term++
     }
 
-    this.state = { leader, term }
-    const self = this.options.membership.selfPeerId
-    if (leader === self) this.rank = 0
+    this.#state = { leader, term }
+    const self = this.#options.membership.selfPeerId
+    if (leader === self) this.#rank = 0
     else {
       const position = ranked
         .filter((candidate) => candidate.peerId !== leader)
         .findIndex((c) => c.peerId === self)
-      this.rank = position < 0 ? undefined : position + 1
+      this.#rank = position < 0 ? undefined : position + 1
     }
-    this.options.membership.updateSelf({ term, leader })
+    this.#options.membership.updateSelf({ term, leader })
     if (leader !== previous.leader) {
-      this.leaderChanges++
+      this.#leaderChanges++
       const change: LeaderChange = {
         leader,
         term,
         previousLeader: previous.leader,
         previousTerm: previous.term,
       }
-      for (const listener of this.listeners) listener(change)
+      for (const listener of this.#listeners) listener(change)
     }
   }
 
-  private toCandidate(member: MemberSnapshot): ElectionCandidate {
+  #toCandidate(member: MemberSnapshot): ElectionCandidate {
     const required = Math.min(
       this.maxStabilizationMs,
       this.stabilizationMs * 2 ** Math.max(0, member.recentReturns - 1),

@@ -93,76 +93,80 @@ export class StatusService {
   readonly maxFrameBytes: number
   readonly timeoutMs: number
   readonly maxStreamsPerPeer: number
-  private readonly options: StatusServiceOptions
-  private readonly log: Logger
-  private readonly openByPeer = new Map<string, number>()
-  private readonly streams = new Set<Stream>()
-  private started = false
-  private served = 0
+  readonly #options: StatusServiceOptions
+  readonly #log: Logger
+  readonly #openByPeer = new Map<string, number>()
+  readonly #streams = new Set<Stream>()
+  #started = false
+  #served = 0
 
   constructor(options: StatusServiceOptions) {
-    this.options = options
+    this.#options = options
     this.maxFrameBytes = options.maxFrameBytes ?? MAX_STATUS_FRAME_BYTES
     this.timeoutMs = options.timeoutMs ?? DEFAULT_STATUS_SERVE_TIMEOUT_MS
     this.maxStreamsPerPeer = options.maxStreamsPerPeer ?? DEFAULT_STATUS_STREAMS_PER_PEER
-    this.log = options.log ?? createLogger('control:status')
+    this.#log = options.log ?? createLogger('control:status')
   }
 
   /** Registers the handler. */
   async start(): Promise<void> {
-    if (this.started) return
+    if (this.#started) return
     // libp2p's own per-connection cap stays above ours so a caller over our cap gets a frame, not a bare reset.
-    await this.options.node.handle(STATUS_PROTOCOL, (stream, connection) => this.serve(stream, connection), {
-      maxInboundStreams: this.maxStreamsPerPeer * 2 + 4,
-    })
-    this.started = true
+    await this.#options.node.handle(
+      STATUS_PROTOCOL,
+      (stream, connection) => this.#serve(stream, connection),
+      {
+        maxInboundStreams: this.maxStreamsPerPeer * 2 + 4,
+      },
+    )
+    this.#started = true
   }
 
   /** Unregisters the handler and aborts streams still being served. */
   async stop(): Promise<void> {
-    if (!this.started) return
-    this.started = false
-    await this.options.node.unhandle(STATUS_PROTOCOL).catch(() => undefined)
-    for (const stream of this.streams) stream.abort(new ClawmeshError('SHUTTING_DOWN', 'peer is stopping'))
-    this.streams.clear()
+    if (!this.#started) return
+    this.#started = false
+    await this.#options.node.unhandle(STATUS_PROTOCOL).catch(() => undefined)
+    for (const stream of this.#streams) stream.abort(new ClawmeshError('SHUTTING_DOWN', 'peer is stopping'))
+    this.#streams.clear()
   }
 
   /** Is the handler registered? */
   get running(): boolean {
-    return this.started
+    return this.#started
   }
 
   /** Views served since start (for tests and logs). */
   get servedCount(): number {
-    return this.served
+    return this.#served
   }
 
-  private async serve(stream: Stream, connection: Connection): Promise<void> {
+  async #serve(stream: Stream, connection: Connection): Promise<void> {
     const caller = connection.remotePeer.toString()
     const signal = AbortSignal.timeout(this.timeoutMs)
-    const open = this.openByPeer.get(caller) ?? 0
-    this.openByPeer.set(caller, open + 1)
-    this.streams.add(stream)
+    const open = this.#openByPeer.get(caller) ?? 0
+    this.#openByPeer.set(caller, open + 1)
+    this.#streams.add(stream)
     try {
       const writer = lpStream(stream, { maxDataLength: this.maxFrameBytes })
-      await writer.write(this.reply(caller, open), { signal })
+      await writer.write(this.#reply(caller, open), { signal })
       await stream.close({ signal })
     } catch (error) {
-      this.log.debug('status stream failed', { peer: caller, error: errorMessage(error) })
+      this.#log.debug('status stream failed', { peer: caller, error: errorMessage(error) })
       stream.abort(error instanceof Error ? error : new ClawmeshError('STATUS_STREAM', errorMessage(error)))
     } finally {
-      this.streams.delete(stream)
-      const left = (this.openByPeer.get(caller) ?? 1) - 1
-      if (left <= 0) this.openByPeer.delete(caller)
-      else this.openByPeer.set(caller, left)
+      this.#streams.delete(stream)
+      const left = (this.#openByPeer.get(caller) ?? 1) - 1
+      if (left <= 0) this.#openByPeer.delete(caller)
+      else this.#openByPeer.set(caller, left)
     }
   }
 
   /** The encoded reply frame for `caller`, already holding `open` other streams. */
-  private reply(caller: string, open: number): Uint8Array {
+  #reply(caller: string, open: number): Uint8Array {
     const encode = (reply: StatusReply): Uint8Array => new TextEncoder().encode(JSON.stringify(reply))
-    if (!this.options.isMember(caller)) {
-      this.log.warn('status request from a non-member refused', { peer: caller })
+    if (!this.#options.isMember(caller)) {
+      this.#log.warn('status request from a non-member refused', { peer: caller })
       return encode({ error: 'NOT_MEMBER', message: 'not a member of this federation' })
     }
     if (open >= this.maxStreamsPerPeer) {
@@ -171,19 +175,19 @@ export class StatusService {
         message: `at most ${this.maxStreamsPerPeer} status streams per peer`,
       })
     }
-    if (!this.options.isMissionControl()) {
+    if (!this.#options.isMissionControl()) {
       return encode({
         error: 'NOT_MISSION_CONTROL',
         message: 'this peer is not the Mission Control',
-        leader: this.options.missionControl() ?? null,
+        leader: this.#options.missionControl() ?? null,
       })
     }
-    const frame = encode({ view: this.options.view() })
+    const frame = encode({ view: this.#options.view() })
     if (frame.byteLength > this.maxFrameBytes) {
-      this.log.error('status view over the frame limit', { bytes: frame.byteLength })
+      this.#log.error('status view over the frame limit', { bytes: frame.byteLength })
       return encode({ error: 'VIEW_TOO_LARGE', message: `view is ${frame.byteLength} bytes` })
     }
-    this.served++
+    this.#served++
     return frame
   }
 }

@@ -23,13 +23,16 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
    * @param admit decides membership: throws (a `ClawmeshError` with a code) to refuse a
    *   verified advert whose peer is not a member under the name it claims. Default: admit all.
    */
-  constructor(private readonly admit: (body: AdvertBody) => void = () => undefined) {
+  readonly #admit: (body: AdvertBody) => void
+
+  constructor(admit: (body: AdvertBody) => void = () => undefined) {
     super()
+    this.#admit = admit
   }
 
-  private readonly adverts = new Map<string, AdvertBody>()
+  readonly #adverts = new Map<string, AdvertBody>()
   /** The signed encoding of each held advert, so it can be relayed and re-verified by others. */
-  private readonly encoded = new Map<string, Uint8Array>()
+  readonly #encoded = new Map<string, Uint8Array>()
   /** Counts of refused records by error code, for status and tests. */
   readonly rejected = new Map<string, number>()
 
@@ -75,8 +78,8 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
    * changed what we know.
    */
   accept(body: AdvertBody, encoded?: Uint8Array): boolean {
-    this.admit(body)
-    const known = this.adverts.get(body.peerId)
+    this.#admit(body)
+    const known = this.#adverts.get(body.peerId)
     if (known !== undefined && body.seq < known.seq) {
       throw new AdvertError(
         'ADVERT_STALE',
@@ -84,32 +87,32 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
       )
     }
     if (encoded !== undefined && (known === undefined || body.seq >= known.seq))
-      this.encoded.set(body.peerId, encoded)
+      this.#encoded.set(body.peerId, encoded)
     if (known !== undefined && body.seq === known.seq) return false
-    if (encoded === undefined) this.encoded.delete(body.peerId)
-    this.adverts.set(body.peerId, body)
+    if (encoded === undefined) this.#encoded.delete(body.peerId)
+    this.#adverts.set(body.peerId, body)
     this.emit('change', body)
     return true
   }
 
   /** The newest advert of a peer. */
   get(peerId: string): AdvertBody | undefined {
-    return this.adverts.get(peerId)
+    return this.#adverts.get(peerId)
   }
 
   /** Signed encodings of every held advert whose encoding we have. */
   allEncoded(): Uint8Array[] {
-    return [...this.encoded.values()]
+    return [...this.#encoded.values()]
   }
 
   /** The signed encoding of a peer's advert, if held. */
   encodedOf(peerId: string): Uint8Array | undefined {
-    return this.encoded.get(peerId)
+    return this.#encoded.get(peerId)
   }
 
   /** Every known advert. */
   all(): AdvertBody[] {
-    return [...this.adverts.values()]
+    return [...this.#adverts.values()]
   }
 
   /** Peers that advertise soul `name`. */
@@ -124,8 +127,8 @@ export class AdvertStore extends EventEmitter<AdvertStoreEvents> {
 
   /** Forgets a peer (e.g. revoked). */
   forget(peerId: string): void {
-    this.adverts.delete(peerId)
-    this.encoded.delete(peerId)
+    this.#adverts.delete(peerId)
+    this.#encoded.delete(peerId)
   }
 }
 

@@ -42,14 +42,14 @@ export const DEFAULT_PROBE_INTERVAL_MS = 5000
 export class BackendProber {
   readonly intervalMs: number
   readonly timeoutMs: number
-  private readonly backends: readonly ProbedBackend[]
-  private readonly latest = new Map<string, BackendHealth>()
-  private readonly timers = new Map<string, NodeJS.Timeout>()
-  private readonly listeners = new Set<BackendChangeListener>()
-  private controller: AbortController | undefined
+  readonly #backends: readonly ProbedBackend[]
+  readonly #latest = new Map<string, BackendHealth>()
+  readonly #timers = new Map<string, NodeJS.Timeout>()
+  readonly #listeners = new Set<BackendChangeListener>()
+  #controller: AbortController | undefined
 
   constructor(options: BackendProberOptions) {
-    this.backends = options.backends
+    this.#backends = options.backends
     this.intervalMs = options.intervalMs ?? DEFAULT_PROBE_INTERVAL_MS
     this.timeoutMs = options.timeoutMs ?? Math.min(2000, Math.floor(this.intervalMs / 2))
     if (!(this.intervalMs > 0) || !(this.timeoutMs > 0)) {
@@ -59,24 +59,24 @@ export class BackendProber {
 
   /** Starts every backend's probe loop; the first probe runs at once. */
   start(): void {
-    if (this.controller !== undefined) return
-    this.controller = new AbortController()
-    for (const backend of this.backends) void this.loop(backend, this.controller.signal)
+    if (this.#controller !== undefined) return
+    this.#controller = new AbortController()
+    for (const backend of this.#backends) void this.#loop(backend, this.#controller.signal)
   }
 
   /** Stops the loops and aborts probes in flight. */
   stop(): void {
-    this.controller?.abort()
-    this.controller = undefined
-    for (const timer of this.timers.values()) clearTimeout(timer)
-    this.timers.clear()
+    this.#controller?.abort()
+    this.#controller = undefined
+    for (const timer of this.#timers.values()) clearTimeout(timer)
+    this.#timers.clear()
   }
 
   /** The latest result of every backend probed at least once, in backend order. */
   snapshot(): BackendHealth[] {
     const out: BackendHealth[] = []
-    for (const backend of this.backends) {
-      const health = this.latest.get(backend.name)
+    for (const backend of this.#backends) {
+      const health = this.#latest.get(backend.name)
       if (health !== undefined) out.push({ ...health })
     }
     return out
@@ -84,8 +84,8 @@ export class BackendProber {
 
   /** Registers a change listener; returns its remover. */
   subscribe(listener: BackendChangeListener): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
   }
 
   /** Probes one backend once (bounded by the timeout) and records the result. */
@@ -112,25 +112,25 @@ export class BackendProber {
       checkedAt: Date.now(),
     }
     if (!result.ok && result.error !== undefined) health.error = result.error.slice(0, 200)
-    this.record(health)
+    this.#record(health)
     return health
   }
 
-  private record(health: BackendHealth): void {
-    const previous = this.latest.get(health.name)
-    this.latest.set(health.name, health)
+  #record(health: BackendHealth): void {
+    const previous = this.#latest.get(health.name)
+    this.#latest.set(health.name, health)
     if (previous === undefined || previous.ok !== health.ok || previous.error !== health.error) {
-      for (const listener of this.listeners) listener({ ...health })
+      for (const listener of this.#listeners) listener({ ...health })
     }
   }
 
-  private async loop(backend: ProbedBackend, signal: AbortSignal): Promise<void> {
+  async #loop(backend: ProbedBackend, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return
     await this.probe(backend, signal)
     if (signal.aborted) return
-    this.timers.set(
+    this.#timers.set(
       backend.name,
-      setTimeout(() => void this.loop(backend, signal), this.intervalMs),
+      setTimeout(() => void this.#loop(backend, signal), this.intervalMs),
     )
   }
 }

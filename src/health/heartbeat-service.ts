@@ -105,23 +105,23 @@ export class HeartbeatService {
   readonly fastRanks: number
   readonly periodPerPeerMs: number
   readonly maxIntervalMs: number
-  private readonly options: HeartbeatServiceOptions
-  private readonly selfPeerId: string
-  private readonly log: Logger
-  private readonly started = performance.now()
-  private readonly lastSequence = new Map<string, { epoch: number; sequence: number }>()
-  private readonly counters: HeartbeatStats
-  private sequence = 0
-  private backendsChanged = true
-  private timer: NodeJS.Timeout | undefined
-  private lastBeatAt = Number.NEGATIVE_INFINITY
-  private lastAnnounced: { term: number; leader: string | undefined; periodMs: number } | undefined
-  private periodMs: number
-  private running = false
-  private readonly cleanups: Array<() => void> = []
+  readonly #options: HeartbeatServiceOptions
+  readonly #selfPeerId: string
+  readonly #log: Logger
+  readonly #started = performance.now()
+  readonly #lastSequence = new Map<string, { epoch: number; sequence: number }>()
+  readonly #counters: HeartbeatStats
+  #sequence = 0
+  #backendsChanged = true
+  #timer: NodeJS.Timeout | undefined
+  #lastBeatAt = Number.NEGATIVE_INFINITY
+  #lastAnnounced: { term: number; leader: string | undefined; periodMs: number } | undefined
+  #periodMs: number
+  #running = false
+  readonly #cleanups: Array<() => void> = []
 
   constructor(options: HeartbeatServiceOptions) {
-    this.options = options
+    this.#options = options
     this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     this.fullStateEvery = options.fullStateEvery ?? DEFAULT_FULL_STATE_EVERY
     this.epoch = options.epoch ?? Date.now()
@@ -132,16 +132,16 @@ export class HeartbeatService {
       MAX_HEARTBEAT_PERIOD_MS,
       Math.max(this.intervalMs, options.maxIntervalMs ?? DEFAULT_MAX_INTERVAL_MS),
     )
-    this.periodMs = this.intervalMs
+    this.#periodMs = this.intervalMs
     if (!(this.intervalMs > 0) || !Number.isInteger(this.fullStateEvery) || this.fullStateEvery < 1) {
       throw new HealthOptionsError('need intervalMs > 0 and an integer fullStateEvery >= 1')
     }
     if (!(this.periodPerPeerMs >= 0) || !Number.isInteger(this.fastRanks) || this.fastRanks < 1) {
       throw new HealthOptionsError('need periodPerPeerMs >= 0 and an integer fastRanks >= 1')
     }
-    this.selfPeerId = options.node.peerId.toString()
-    this.log = createLogger('health', { peer: options.name })
-    this.counters = {
+    this.#selfPeerId = options.node.peerId.toString()
+    this.#log = createLogger('health', { peer: options.name })
+    this.#counters = {
       sent: 0,
       periodMs: this.intervalMs,
       bytesSent: 0,
@@ -152,9 +152,9 @@ export class HeartbeatService {
 
   /** Subscribes, installs the validator, starts the membership checks, the prober and the beat timer. */
   start(): void {
-    if (this.running) return
-    this.running = true
-    const { node, membership, prober } = this.options
+    if (this.#running) return
+    this.#running = true
+    const { node, membership, prober } = this.#options
     const pubsub = node.services.pubsub
     pubsub.topicValidators.set(this.topic, (_source, message) => this.validate(message))
     pubsub.subscribe(this.topic)
@@ -167,41 +167,41 @@ export class HeartbeatService {
       event: CustomEvent<{ subscriptions: Array<{ topic: string; subscribe: boolean }> }>,
     ) => {
       if (event.detail.subscriptions.some((item) => item.topic === this.topic && item.subscribe)) {
-        this.backendsChanged = true
+        this.#backendsChanged = true
       }
     }
     node.addEventListener('peer:disconnect', onDisconnect)
     node.addEventListener('peer:connect', onConnect)
     pubsub.addEventListener('subscription-change', onSubscription)
-    this.cleanups.push(
+    this.#cleanups.push(
       () => node.removeEventListener('peer:disconnect', onDisconnect),
       () => node.removeEventListener('peer:connect', onConnect),
       () => pubsub.removeEventListener('subscription-change', onSubscription),
     )
     if (prober !== undefined) {
       // A changed backend goes out at once rather than waiting for the next beat.
-      this.cleanups.push(
+      this.#cleanups.push(
         prober.subscribe(() => {
-          this.backendsChanged = true
+          this.#backendsChanged = true
           this.beatNow()
         }),
       )
       prober.start()
     }
     membership.start()
-    this.beat()
+    this.#beat()
   }
 
   /** Stops sending and validating. Sends no leave message: peers time this one out. */
   stop(): void {
-    if (!this.running) return
-    this.running = false
-    clearTimeout(this.timer)
-    this.timer = undefined
-    for (const cleanup of this.cleanups.splice(0)) cleanup()
-    this.options.prober?.stop()
-    this.options.membership.stop()
-    const pubsub = this.options.node.services.pubsub
+    if (!this.#running) return
+    this.#running = false
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const cleanup of this.#cleanups.splice(0)) cleanup()
+    this.#options.prober?.stop()
+    this.#options.membership.stop()
+    const pubsub = this.#options.node.services.pubsub
     pubsub.topicValidators.delete(this.topic)
     try {
       pubsub.unsubscribe(this.topic)
@@ -212,105 +212,105 @@ export class HeartbeatService {
 
   /** Sends a heartbeat now (e.g. on a leader or backend change), at most one per quarter interval. */
   beatNow(): void {
-    if (!this.running) return
-    const wait = this.lastBeatAt + this.intervalMs / 4 - performance.now()
-    clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.beat(), Math.max(0, wait))
+    if (!this.#running) return
+    const wait = this.#lastBeatAt + this.intervalMs / 4 - performance.now()
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => this.#beat(), Math.max(0, wait))
   }
 
   /** Counters: sent, accepted, dropped by reason. */
   stats(): HeartbeatStats {
-    return { ...this.counters, periodMs: this.periodMs, dropped: { ...this.counters.dropped } }
+    return { ...this.#counters, periodMs: this.#periodMs, dropped: { ...this.#counters.dropped } }
   }
 
   /** The period this peer should beat at now, for its election rank and the alive count. */
   wantedPeriodMs(rank: number | undefined): number {
     if (this.periodPerPeerMs === 0 || (rank !== undefined && rank < this.fastRanks)) return this.intervalMs
-    const wanted = this.options.membership.aliveCount() * this.periodPerPeerMs
+    const wanted = this.#options.membership.aliveCount() * this.periodPerPeerMs
     // A whole number of intervals, so the tick timer lands on it.
     const intervals = Math.max(1, Math.ceil(wanted / this.intervalMs))
     return Math.min(this.maxIntervalMs, intervals * this.intervalMs)
   }
 
   // Runs every interval; publishes when the period is up or something announced has changed.
-  private tick(): void {
-    if (!this.running) return
-    const announced = this.options.control?.() ?? { term: 0, leader: undefined }
+  #tick(): void {
+    if (!this.#running) return
+    const announced = this.#options.control?.() ?? { term: 0, leader: undefined }
     const period = this.wantedPeriodMs(announced.rank)
-    const last = this.lastAnnounced
+    const last = this.#lastAnnounced
     const due =
-      this.backendsChanged ||
+      this.#backendsChanged ||
       last === undefined ||
       last.term !== announced.term ||
       last.leader !== announced.leader ||
       last.periodMs !== period ||
-      performance.now() - this.lastBeatAt >= period - this.intervalMs / 2
+      performance.now() - this.#lastBeatAt >= period - this.intervalMs / 2
     if (due) {
-      this.beat()
+      this.#beat()
       return
     }
-    clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.tick(), this.intervalMs)
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => this.#tick(), this.intervalMs)
   }
 
   /** The topic validator: decides Accept/Reject/Ignore and records accepted heartbeats. */
   validate(message: Message): TopicValidatorResult {
-    if (message.type !== 'signed') return this.drop('unsigned', TopicValidatorResult.Reject)
+    if (message.type !== 'signed') return this.#drop('unsigned', TopicValidatorResult.Reject)
     const decoded = decodeHeartbeat(message.data)
-    if (!decoded.ok) return this.drop(decoded.reason, TopicValidatorResult.Reject)
+    if (!decoded.ok) return this.#drop(decoded.reason, TopicValidatorResult.Reject)
     const heartbeat = decoded.heartbeat
     const from = message.from.toString()
     // The signed `from` is the only identity we trust; a payload naming anyone else is forged.
-    if (heartbeat.peerId !== from) return this.drop('forged', TopicValidatorResult.Reject)
-    if (from === this.selfPeerId) return this.drop('replayed', TopicValidatorResult.Ignore)
-    const member = this.options.membership.member(from)
+    if (heartbeat.peerId !== from) return this.#drop('forged', TopicValidatorResult.Reject)
+    if (from === this.#selfPeerId) return this.#drop('replayed', TopicValidatorResult.Ignore)
+    const member = this.#options.membership.member(from)
     // Ignore, not Reject: a peer with an older manifest may relay in good faith.
-    if (member === undefined) return this.drop('not-member', TopicValidatorResult.Ignore)
-    if (heartbeat.name !== member.name) return this.drop('forged', TopicValidatorResult.Reject)
-    const last = this.lastSequence.get(from)
+    if (member === undefined) return this.#drop('not-member', TopicValidatorResult.Ignore)
+    if (heartbeat.name !== member.name) return this.#drop('forged', TopicValidatorResult.Reject)
+    const last = this.#lastSequence.get(from)
     if (
       last !== undefined &&
       (heartbeat.epoch < last.epoch ||
         (heartbeat.epoch === last.epoch && heartbeat.sequence <= last.sequence))
     ) {
       // Ignore, not Reject: gossip may deliver an older beat late along a slower path.
-      return this.drop('replayed', TopicValidatorResult.Ignore)
+      return this.#drop('replayed', TopicValidatorResult.Ignore)
     }
-    this.lastSequence.set(from, { epoch: heartbeat.epoch, sequence: heartbeat.sequence })
-    this.counters.accepted++
-    this.options.membership.observe(from, heartbeat, member)
+    this.#lastSequence.set(from, { epoch: heartbeat.epoch, sequence: heartbeat.sequence })
+    this.#counters.accepted++
+    this.#options.membership.observe(from, heartbeat, member)
     return TopicValidatorResult.Accept
   }
 
-  private drop(reason: DropReason, result: TopicValidatorResult): TopicValidatorResult {
-    this.counters.dropped[reason]++
-    this.log.debug('heartbeat dropped', { reason })
+  #drop(reason: DropReason, result: TopicValidatorResult): TopicValidatorResult {
+    this.#counters.dropped[reason]++
+    this.#log.debug('heartbeat dropped', { reason })
     return result
   }
 
-  private beat(): void {
-    if (!this.running) return
-    clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.tick(), this.intervalMs)
-    this.lastBeatAt = performance.now()
-    this.sequence++
-    const { membership, prober, inFlight, control, name } = this.options
+  #beat(): void {
+    if (!this.#running) return
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => this.#tick(), this.intervalMs)
+    this.#lastBeatAt = performance.now()
+    this.#sequence++
+    const { membership, prober, inFlight, control, name } = this.#options
     const announced = control?.() ?? { term: 0, leader: undefined }
     const period = this.wantedPeriodMs(announced.rank)
-    this.periodMs = period
-    this.lastAnnounced = { term: announced.term, leader: announced.leader, periodMs: period }
+    this.#periodMs = period
+    this.#lastAnnounced = { term: announced.term, leader: announced.leader, periodMs: period }
     const backends = prober?.snapshot() ?? []
     const full =
-      this.backendsChanged || this.sequence % this.fullStateEvery === 1 || this.fullStateEvery === 1
-    this.backendsChanged = false
+      this.#backendsChanged || this.#sequence % this.fullStateEvery === 1 || this.fullStateEvery === 1
+    this.#backendsChanged = false
     const inFlightNow = inFlight?.() ?? 0
     membership.updateSelf({ inFlight: inFlightNow, backends, term: announced.term, leader: announced.leader })
     const heartbeat: Heartbeat = {
-      peerId: this.selfPeerId,
+      peerId: this.#selfPeerId,
       name,
       epoch: this.epoch,
-      sequence: this.sequence,
-      uptimeMs: performance.now() - this.started,
+      sequence: this.#sequence,
+      uptimeMs: performance.now() - this.#started,
       inFlight: inFlightNow,
       term: announced.term,
     }
@@ -329,10 +329,10 @@ export class HeartbeatService {
       })
     }
     const data = encodeHeartbeat(heartbeat)
-    this.counters.sent++
-    this.counters.bytesSent += data.byteLength
-    this.options.node.services.pubsub.publish(this.topic, data).catch((error: unknown) => {
-      this.log.debug('heartbeat publish failed', { error: errorMessage(error) })
+    this.#counters.sent++
+    this.#counters.bytesSent += data.byteLength
+    this.#options.node.services.pubsub.publish(this.topic, data).catch((error: unknown) => {
+      this.#log.debug('heartbeat publish failed', { error: errorMessage(error) })
     })
   }
 }

@@ -123,17 +123,17 @@ export class MembershipView {
   flapWindowMs: number
   readonly suspectAfterBeats: number
   readonly deadAfterBeats: number
-  private readonly isMember: IsMember
-  private readonly now: () => number
-  private readonly entries = new Map<string, Entry>()
-  private readonly listeners = new Set<MembershipListener>()
-  private timer: NodeJS.Timeout | undefined
-  private readonly hintFollowsSuspect: boolean
-  private readonly flapFollowsDead: boolean
+  readonly #isMember: IsMember
+  readonly #now: () => number
+  readonly #entries = new Map<string, Entry>()
+  readonly #listeners = new Set<MembershipListener>()
+  #timer: NodeJS.Timeout | undefined
+  readonly #hintFollowsSuspect: boolean
+  readonly #flapFollowsDead: boolean
 
   constructor(options: MembershipOptions) {
-    this.isMember = options.isMember
-    this.now = options.now ?? (() => performance.now())
+    this.#isMember = options.isMember
+    this.#now = options.now ?? (() => performance.now())
     this.suspectAfterMs = options.suspectAfterMs ?? DEFAULT_SUSPECT_AFTER_MS
     this.deadAfterMs = options.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS
     this.hintSuspectAfterMs = options.hintSuspectAfterMs ?? this.suspectAfterMs / 2
@@ -148,10 +148,10 @@ export class MembershipView {
       throw new HealthOptionsError('need 0 < suspectAfterMs < deadAfterMs')
     }
     this.selfPeerId = options.self.peerId
-    this.hintFollowsSuspect = options.hintSuspectAfterMs === undefined
-    this.flapFollowsDead = options.flapWindowMs === undefined
-    const now = this.now()
-    this.entries.set(options.self.peerId, {
+    this.#hintFollowsSuspect = options.hintSuspectAfterMs === undefined
+    this.#flapFollowsDead = options.flapWindowMs === undefined
+    const now = this.#now()
+    this.#entries.set(options.self.peerId, {
       peerId: options.self.peerId,
       info: { name: options.self.name, trust: options.self.trust },
       state: 'alive',
@@ -178,32 +178,32 @@ export class MembershipView {
     }
     this.suspectAfterMs = timings.suspectAfterMs
     this.deadAfterMs = timings.deadAfterMs
-    if (this.hintFollowsSuspect) this.hintSuspectAfterMs = timings.suspectAfterMs / 2
-    if (this.flapFollowsDead) this.flapWindowMs = 10 * timings.deadAfterMs
+    if (this.#hintFollowsSuspect) this.hintSuspectAfterMs = timings.suspectAfterMs / 2
+    if (this.#flapFollowsDead) this.flapWindowMs = 10 * timings.deadAfterMs
   }
 
   /** Starts the silence checks. */
   start(): void {
-    if (this.timer !== undefined) return
-    this.timer = setInterval(() => this.check(), this.checkIntervalMs)
-    this.timer.unref?.()
+    if (this.#timer !== undefined) return
+    this.#timer = setInterval(() => this.check(), this.checkIntervalMs)
+    this.#timer.unref?.()
   }
 
   /** Stops the silence checks. */
   stop(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
+    clearInterval(this.#timer)
+    this.#timer = undefined
   }
 
   /** Registers a listener; returns its remover. */
   subscribe(listener: MembershipListener): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
   }
 
   /** Looks a peer up in the membership list (the caller's `isMember`). */
   member(peerId: string): MemberInfo | undefined {
-    return peerId === this.selfPeerId ? this.entries.get(peerId)?.info : this.isMember(peerId)
+    return peerId === this.selfPeerId ? this.#entries.get(peerId)?.info : this.#isMember(peerId)
   }
 
   /**
@@ -212,8 +212,8 @@ export class MembershipView {
    */
   observe(peerId: string, heartbeat: Heartbeat, member: MemberInfo): void {
     if (peerId === this.selfPeerId) return
-    const now = this.now()
-    let entry = this.entries.get(peerId)
+    const now = this.#now()
+    let entry = this.#entries.get(peerId)
     let from: PeerState | undefined
     if (entry === undefined) {
       entry = {
@@ -231,7 +231,7 @@ export class MembershipView {
         disconnected: false,
         periodMs: undefined,
       }
-      this.entries.set(peerId, entry)
+      this.#entries.set(peerId, entry)
     } else {
       from = entry.state
       if (entry.state !== 'alive' || entry.epoch !== heartbeat.epoch) {
@@ -263,8 +263,8 @@ export class MembershipView {
         return health
       })
     }
-    if (from !== 'alive') this.emit({ type: 'state', peerId, name: member.name, from, to: 'alive' })
-    this.emit({ type: 'heartbeat', peerId, term: heartbeat.term, leader: heartbeat.leader })
+    if (from !== 'alive') this.#emit({ type: 'state', peerId, name: member.name, from, to: 'alive' })
+    this.#emit({ type: 'heartbeat', peerId, term: heartbeat.term, leader: heartbeat.leader })
   }
 
   /** Updates the local peer's own entry (it is always alive). */
@@ -274,8 +274,8 @@ export class MembershipView {
     term?: number
     leader?: string | undefined
   }): void {
-    const entry = this.entries.get(this.selfPeerId)!
-    entry.lastHeard = this.now()
+    const entry = this.#entries.get(this.selfPeerId)!
+    entry.lastHeard = this.#now()
     if (update.inFlight !== undefined) entry.inFlight = update.inFlight
     if (update.backends !== undefined) entry.backends = update.backends
     if (update.term !== undefined) entry.term = update.term
@@ -284,7 +284,7 @@ export class MembershipView {
 
   /** Hint: the connection to `peerId` closed. Speeds up suspicion; never marks dead by itself. */
   connectionLost(peerId: string): void {
-    const entry = this.entries.get(peerId)
+    const entry = this.#entries.get(peerId)
     if (entry === undefined || peerId === this.selfPeerId) return
     entry.disconnected = true
     this.check()
@@ -292,19 +292,19 @@ export class MembershipView {
 
   /** Hint: a connection to `peerId` opened again. */
   connectionOpened(peerId: string): void {
-    const entry = this.entries.get(peerId)
+    const entry = this.#entries.get(peerId)
     if (entry !== undefined) entry.disconnected = false
   }
 
   /** Re-evaluates every peer's silence now (also runs on a timer). */
   check(): void {
-    const now = this.now()
-    for (const entry of this.entries.values()) {
+    const now = this.#now()
+    for (const entry of this.#entries.values()) {
       if (entry.peerId === this.selfPeerId) continue
       const silence = now - entry.lastHeard
-      const suspectAfter = this.suspectAfterFor(entry)
+      const suspectAfter = this.#suspectAfterFor(entry)
       let state: PeerState = 'alive'
-      if (silence >= this.deadAfterFor(entry)) state = 'dead'
+      if (silence >= this.#deadAfterFor(entry)) state = 'dead'
       else if (
         silence >= suspectAfter ||
         (entry.disconnected && silence >= (suspectAfter * this.hintSuspectAfterMs) / this.suspectAfterMs)
@@ -315,7 +315,7 @@ export class MembershipView {
       if (state !== entry.state && rank(state) > rank(entry.state)) {
         const from = entry.state
         entry.state = state
-        this.emit({ type: 'state', peerId: entry.peerId, name: entry.info.name, from, to: state })
+        this.#emit({ type: 'state', peerId: entry.peerId, name: entry.info.name, from, to: state })
       }
     }
   }
@@ -323,25 +323,25 @@ export class MembershipView {
   /** How many peers (self included) are alive in this view. */
   aliveCount(): number {
     let count = 0
-    for (const entry of this.entries.values()) if (entry.state === 'alive') count++
+    for (const entry of this.#entries.values()) if (entry.state === 'alive') count++
     return count
   }
 
   /** One peer's current view, or undefined if never heard from. */
   get(peerId: string): MemberSnapshot | undefined {
-    const entry = this.entries.get(peerId)
-    return entry === undefined ? undefined : this.toSnapshot(entry, this.now())
+    const entry = this.#entries.get(peerId)
+    return entry === undefined ? undefined : this.#toSnapshot(entry, this.#now())
   }
 
   /** Every peer heard from (self included), ordered by name then peer ID. */
   snapshot(): MemberSnapshot[] {
-    const now = this.now()
-    return [...this.entries.values()]
-      .map((entry) => this.toSnapshot(entry, now))
+    const now = this.#now()
+    return [...this.#entries.values()]
+      .map((entry) => this.#toSnapshot(entry, now))
       .sort((a, b) => (a.name === b.name ? compare(a.peerId, b.peerId) : compare(a.name, b.name)))
   }
 
-  private toSnapshot(entry: Entry, now: number): MemberSnapshot {
+  #toSnapshot(entry: Entry, now: number): MemberSnapshot {
     const self = entry.peerId === this.selfPeerId
     while (entry.returns.length > 0 && now - entry.returns[0]! > this.flapWindowMs) entry.returns.shift()
     return {
@@ -358,21 +358,21 @@ export class MembershipView {
       leader: entry.leader,
       self,
       ...(entry.periodMs === undefined ? {} : { periodMs: entry.periodMs }),
-      suspectAfterMs: this.suspectAfterFor(entry),
+      suspectAfterMs: this.#suspectAfterFor(entry),
     }
   }
 
   // A peer beating every P ms is judged by missed beats, never faster than the configured timings.
-  private suspectAfterFor(entry: Entry): number {
+  #suspectAfterFor(entry: Entry): number {
     return Math.max(this.suspectAfterMs, this.suspectAfterBeats * (entry.periodMs ?? 0))
   }
 
-  private deadAfterFor(entry: Entry): number {
+  #deadAfterFor(entry: Entry): number {
     return Math.max(this.deadAfterMs, this.deadAfterBeats * (entry.periodMs ?? 0))
   }
 
-  private emit(event: MembershipEvent): void {
-    for (const listener of this.listeners) listener(event)
+  #emit(event: MembershipEvent): void {
+    for (const listener of this.#listeners) listener(event)
   }
 }
 

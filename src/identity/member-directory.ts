@@ -26,29 +26,30 @@ export class MembershipError extends ClawmeshError {
 /** The membership of one peer's federation. */
 export class MemberDirectory {
   /** name → peer ID, learned on first use (only for nodes without `peer_id`). */
-  private readonly firstUse = new Map<string, string>()
-  private readonly file: string
-  private saving: Promise<void> = Promise.resolve()
+  readonly #firstUse = new Map<string, string>()
+  readonly #file: string
+  #saving: Promise<void> = Promise.resolve()
 
-  private constructor(
-    private manifest: Manifest,
-    dataDir: string,
-    private readonly log: Logger,
-  ) {
-    this.file = join(dataDir, MEMBERS_FILE)
+  #manifest: Manifest
+  readonly #log: Logger
+
+  private constructor(manifest: Manifest, dataDir: string, log: Logger) {
+    this.#manifest = manifest
+    this.#log = log
+    this.#file = join(dataDir, MEMBERS_FILE)
   }
 
   /** Loads the persisted bindings (a missing file is an empty directory). */
   static async load(manifest: Manifest, dataDir: string, log: Logger): Promise<MemberDirectory> {
     const directory = new MemberDirectory(manifest, dataDir, log)
     try {
-      const saved = JSON.parse(await readFile(directory.file, 'utf8')) as Record<string, unknown>
+      const saved = JSON.parse(await readFile(directory.#file, 'utf8')) as Record<string, unknown>
       for (const [name, peerId] of Object.entries(saved)) {
-        if (typeof peerId === 'string') directory.firstUse.set(name, peerId)
+        if (typeof peerId === 'string') directory.#firstUse.set(name, peerId)
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        log.warn('ignoring unreadable members file', { file: directory.file, error: errorMessage(error) })
+        log.warn('ignoring unreadable members file', { file: directory.#file, error: errorMessage(error) })
       }
     }
     return directory
@@ -56,10 +57,10 @@ export class MemberDirectory {
 
   /** The node `peerId` is bound to (by `peer_id` or by first use), or undefined for a stranger. */
   nodeOf(peerId: string): NodeConfig | undefined {
-    for (const node of this.manifest.federation.nodes) {
+    for (const node of this.#manifest.federation.nodes) {
       if (node.peer_id !== undefined) {
         if (node.peer_id === peerId) return node
-      } else if (this.firstUse.get(node.name) === peerId) {
+      } else if (this.#firstUse.get(node.name) === peerId) {
         return node
       }
     }
@@ -77,7 +78,7 @@ export class MemberDirectory {
    * manifest, is bound to another identity, or the peer already holds another name.
    */
   claim(peerId: string, name: string): NodeConfig {
-    const node = this.manifest.federation.nodes.find((candidate) => candidate.name === name)
+    const node = this.#manifest.federation.nodes.find((candidate) => candidate.name === name)
     if (node === undefined)
       throw new MembershipError(
         'NOT_A_MEMBER',
@@ -92,7 +93,7 @@ export class MemberDirectory {
       }
       return node
     }
-    const bound = this.firstUse.get(name)
+    const bound = this.#firstUse.get(name)
     if (bound === peerId) return node
     if (bound !== undefined) {
       throw new MembershipError(
@@ -107,12 +108,12 @@ export class MemberDirectory {
         `peer ${peerId} is already "${held.name}" and cannot also be "${name}"`,
       )
     }
-    this.firstUse.set(name, peerId)
-    this.log.warn('bound a node name to a peer on first use; pin it with nodes[].peer_id', {
+    this.#firstUse.set(name, peerId)
+    this.#log.warn('bound a node name to a peer on first use; pin it with nodes[].peer_id', {
       node: name,
       peerId,
     })
-    void this.persist()
+    void this.#persist()
     return node
   }
 
@@ -124,32 +125,32 @@ export class MemberDirectory {
   /** Replaces the manifest (a newer signed version); returns the peer IDs that stopped being members. */
   update(manifest: Manifest, knownPeers: readonly string[]): string[] {
     const before = knownPeers.filter((peerId) => this.isMember(peerId))
-    this.manifest = manifest
-    for (const name of [...this.firstUse.keys()]) {
+    this.#manifest = manifest
+    for (const name of [...this.#firstUse.keys()]) {
       const node = manifest.federation.nodes.find((candidate) => candidate.name === name)
-      if (node === undefined || node.peer_id !== undefined) this.firstUse.delete(name)
+      if (node === undefined || node.peer_id !== undefined) this.#firstUse.delete(name)
     }
-    void this.persist()
+    void this.#persist()
     return before.filter((peerId) => !this.isMember(peerId))
   }
 
   /** Writes the bindings atomically (temp file + rename), mode 0600; writes are serialised. */
-  private persist(): Promise<void> {
-    const text = `${JSON.stringify(Object.fromEntries(this.firstUse), null, 2)}\n`
-    this.saving = this.saving
+  #persist(): Promise<void> {
+    const text = `${JSON.stringify(Object.fromEntries(this.#firstUse), null, 2)}\n`
+    this.#saving = this.#saving
       .then(async () => {
-        const temp = `${this.file}.tmp`
+        const temp = `${this.#file}.tmp`
         await writeFile(temp, text, { mode: 0o600 })
-        await rename(temp, this.file)
+        await rename(temp, this.#file)
       })
       .catch((error: unknown) =>
-        this.log.error('cannot save members file', { file: this.file, error: errorMessage(error) }),
+        this.#log.error('cannot save members file', { file: this.#file, error: errorMessage(error) }),
       )
-    return this.saving
+    return this.#saving
   }
 
   /** Resolves when pending writes are done. */
   flush(): Promise<void> {
-    return this.saving
+    return this.#saving
   }
 }

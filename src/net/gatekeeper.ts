@@ -25,75 +25,78 @@ export interface GatekeeperOptions {
 
 /** Refuses and disconnects non-members. */
 export class Gatekeeper {
-  private readonly banned = new Map<string, number>()
-  private timer: NodeJS.Timeout | undefined
-  private node: ClawmeshNode | undefined
-  private readonly graceMs: number
-  private readonly banMs: number
+  readonly #banned = new Map<string, number>()
+  #timer: NodeJS.Timeout | undefined
+  #node: ClawmeshNode | undefined
+  readonly #graceMs: number
+  readonly #banMs: number
   /** Connections closed because their peer was not a member. */
   expelled = 0
 
-  constructor(private readonly options: GatekeeperOptions) {
-    this.graceMs = options.graceMs ?? 5_000
-    this.banMs = options.banMs ?? 60_000
+  readonly #options: GatekeeperOptions
+
+  constructor(options: GatekeeperOptions) {
+    this.#options = options
+    this.#graceMs = options.graceMs ?? 5_000
+    this.#banMs = options.banMs ?? 60_000
   }
 
   /** The libp2p connection gater (give it to `createNode`). */
   gater(): ConnectionGater {
     const refuse = (peerId: PeerId): boolean => {
       const id = peerId.toString()
-      if (this.isBanned(id)) return true
-      return this.options.allPinned && !this.options.isMember(id)
+      if (this.#isBanned(id)) return true
+      return this.#options.allPinned && !this.#options.isMember(id)
     }
     return {
       denyInboundEncryptedConnection: async (peerId) => refuse(peerId),
       denyOutboundEncryptedConnection: async (peerId) => refuse(peerId),
-      denyDialPeer: async (peerId) => this.isBanned(peerId.toString()),
+      denyDialPeer: async (peerId) => this.#isBanned(peerId.toString()),
     }
   }
 
   /** Starts checking the node's connections every second. */
   start(node: ClawmeshNode): void {
-    this.node = node
-    this.timer = setInterval(() => this.sweep(), Math.min(1_000, this.graceMs))
-    this.timer.unref()
+    this.#node = node
+    this.#timer = setInterval(() => this.#sweep(), Math.min(1_000, this.#graceMs))
+    this.#timer.unref()
   }
 
   /** Stops the checks. */
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
-    this.timer = undefined
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
   }
 
   /** Bans `peerId` and closes its connections now (a stranger, or a revoked member). */
   expel(peerId: string, reason: string): void {
-    this.banned.set(peerId, Date.now() + this.banMs)
+    this.#banned.set(peerId, Date.now() + this.#banMs)
     const connections =
-      this.node?.getConnections().filter((connection) => connection.remotePeer.toString() === peerId) ?? []
+      this.#node?.getConnections().filter((connection) => connection.remotePeer.toString() === peerId) ?? []
     if (connections.length === 0) return
     this.expelled += connections.length
-    this.options.log.warn('disconnecting a peer that is not a member', { peer: peerId, reason })
+    this.#options.log.warn('disconnecting a peer that is not a member', { peer: peerId, reason })
     for (const connection of connections) {
       // abort() resets every stream at once: in-flight requests of that peer end now.
       connection.abort(new Error(`not a member: ${reason}`))
     }
   }
 
-  private isBanned(peerId: string): boolean {
-    const until = this.banned.get(peerId)
+  #isBanned(peerId: string): boolean {
+    const until = this.#banned.get(peerId)
     if (until === undefined) return false
     if (until > Date.now()) return true
-    this.banned.delete(peerId)
+    this.#banned.delete(peerId)
     return false
   }
 
-  private sweep(): void {
+  #sweep(): void {
     const now = Date.now()
-    for (const connection of this.node?.getConnections() ?? []) {
+    for (const connection of this.#node?.getConnections() ?? []) {
       const peerId = connection.remotePeer.toString()
-      if (this.options.isMember(peerId)) continue
-      if (now - connection.timeline.open < this.graceMs) continue
-      this.expel(peerId, `presented no member advert within ${this.graceMs} ms`)
+      if (this.#options.isMember(peerId)) continue
+      if (now - connection.timeline.open < this.#graceMs) continue
+      this.expel(peerId, `presented no member advert within ${this.#graceMs} ms`)
     }
   }
 }

@@ -7,6 +7,7 @@
  * services start in one ordered list and stop in reverse.
  */
 
+import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createPeerMetrics, type PeerMetrics } from './api/metrics.js'
@@ -45,6 +46,7 @@ import { MembershipView } from './health/membership.js'
 import { MemberDirectory } from './identity/member-directory.js'
 import { loadOrCreatePeerKey } from './identity/peer-key.js'
 import { secretToPsk } from './identity/psk.js'
+import { type DataDirLock, lockDataDir } from './identity/state-file.js'
 import { ModelWatcher } from './llm/model-watcher.js'
 import { type BackendRegistry, createBackendRegistry } from './llm/registry.js'
 import type { ChatPart, EmbedResponse, LLMBackend } from './llm/types.js'
@@ -258,6 +260,21 @@ async function stopAll(services: readonly PeerService[], log: Logger): Promise<v
 
 /** Creates and starts a peer: key, node, discovery, API. A bad manifest or node name throws before anything starts. */
 export async function createPeer(options: PeerOptions): Promise<Peer> {
+  findNode(options.manifest, options.node)
+  // One peer per data dir: a second one would run with the same peer ID.
+  const lock = await lockDataDir(options.dataDir, join(options.dataDir, DATA_DIR_LOCK_FILE))
+  try {
+    return await startPeer(options, lock)
+  } catch (error) {
+    await lock.release()
+    throw error
+  }
+}
+
+/** File in the data dir that holds the pid of the peer running on it. */
+export const DATA_DIR_LOCK_FILE = 'peer.lock'
+
+async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer> {
   const manifests = new ManifestInForce(
     await manifestToStartWith({ manifest: options.manifest, text: options.manifestText }, options.dataDir),
   )
@@ -509,7 +526,13 @@ export async function createPeer(options: PeerOptions): Promise<Peer> {
       ],
     })
   }
+  // A first-use binding that could not be saved (a full disk) is undone: that peer is no member.
+  members.onBindingLost((peerId, node) => {
+    adverts.forget(peerId)
+    gatekeeper.expel(peerId, `its binding to "${node}" could not be saved`)
+  })
   const services: PeerService[] = [
+    { name: 'data-dir-lock', stop: () => lock.release() },
     { name: 'members', stop: () => members.flush() },
     { name: 'node', stop: () => node.stop() },
     { name: 'backends', stop: () => backends.close() },

@@ -5,11 +5,11 @@
  * persisted in the data dir (`members.json`, mode 0600) and logged as a
  * warning; a different peer presenting that name later is refused.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Manifest, NodeConfig } from '../config/schema.js'
 import { ClawmeshError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
+import { readStateFile, StateFileError, writeFileAtomic } from './state-file.js'
 
 /** File of trust-on-first-use bindings inside the data dir. */
 export const MEMBERS_FILE = 'members.json'
@@ -23,6 +23,13 @@ export class MembershipError extends ClawmeshError {
   }
 }
 
+/** Told when a first-use binding could not be saved and was undone: the peer is no longer a member. */
+export type BindingLostListener = (peerId: string, name: string) => void
+
+/** What to do about a damaged members file. */
+const MEMBERS_REMEDY =
+  'restore it from a backup, or pin every node with nodes[].peer_id and delete the file (its bindings are then learned again on first use)'
+
 /** The membership of one peer's federation. */
 export class MemberDirectory {
   /** name → peer ID, learned on first use (only for nodes without `peer_id`). */
@@ -32,6 +39,7 @@ export class MemberDirectory {
 
   #manifest: Manifest
   readonly #log: Logger
+  #onBindingLost: BindingLostListener = () => undefined
 
   private constructor(manifest: Manifest, dataDir: string, log: Logger) {
     this.#manifest = manifest
@@ -39,20 +47,40 @@ export class MemberDirectory {
     this.#file = join(dataDir, MEMBERS_FILE)
   }
 
-  /** Loads the persisted bindings (a missing file is an empty directory). */
+  /**
+   * Loads the persisted bindings (a missing file is an empty directory). A
+   * damaged or unreadable file refuses to start (`STATE_FILE_INVALID`): an
+   * empty directory instead would let an impostor take a bound name.
+   */
   static async load(manifest: Manifest, dataDir: string, log: Logger): Promise<MemberDirectory> {
     const directory = new MemberDirectory(manifest, dataDir, log)
+    const text = await readStateFile(directory.#file, MEMBERS_REMEDY)
+    if (text === undefined) return directory
+    let saved: unknown
     try {
-      const saved = JSON.parse(await readFile(directory.#file, 'utf8')) as Record<string, unknown>
-      for (const [name, peerId] of Object.entries(saved)) {
-        if (typeof peerId === 'string') directory.#firstUse.set(name, peerId)
-      }
+      saved = JSON.parse(text)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        log.warn('ignoring unreadable members file', { file: directory.#file, error: errorMessage(error) })
+      throw new StateFileError(directory.#file, `is not valid JSON (${errorMessage(error)})`, MEMBERS_REMEDY)
+    }
+    if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) {
+      throw new StateFileError(
+        directory.#file,
+        'is not a JSON object of node name to peer ID',
+        MEMBERS_REMEDY,
+      )
+    }
+    for (const [name, peerId] of Object.entries(saved)) {
+      if (typeof peerId !== 'string' || peerId === '') {
+        throw new StateFileError(directory.#file, `the binding of "${name}" is not a peer ID`, MEMBERS_REMEDY)
       }
+      directory.#firstUse.set(name, peerId)
     }
     return directory
+  }
+
+  /** Registers who is told when a new binding could not be saved and was undone. */
+  onBindingLost(listener: BindingLostListener): void {
+    this.#onBindingLost = listener
   }
 
   /** The node `peerId` is bound to (by `peer_id` or by first use), or undefined for a stranger. */
@@ -113,7 +141,13 @@ export class MemberDirectory {
       node: name,
       peerId,
     })
-    void this.#persist()
+    // A binding that cannot be saved is refused: after a restart the name would be free for anyone.
+    void this.#persist().then((saved) => {
+      if (saved || this.#firstUse.get(name) !== peerId) return
+      this.#firstUse.delete(name)
+      this.#log.error('first-use binding refused: it could not be saved', { node: name, peerId })
+      this.#onBindingLost(peerId, name)
+    })
     return node
   }
 
@@ -134,19 +168,20 @@ export class MemberDirectory {
     return before.filter((peerId) => !this.isMember(peerId))
   }
 
-  /** Writes the bindings atomically (temp file + rename), mode 0600; writes are serialised. */
-  #persist(): Promise<void> {
+  /** Writes the bindings atomically (temp file, fsync, rename), mode 0600; writes are serialised. True when saved. */
+  #persist(): Promise<boolean> {
     const text = `${JSON.stringify(Object.fromEntries(this.#firstUse), null, 2)}\n`
-    this.#saving = this.#saving
-      .then(async () => {
-        const temp = `${this.#file}.tmp`
-        await writeFile(temp, text, { mode: 0o600 })
-        await rename(temp, this.#file)
-      })
-      .catch((error: unknown) =>
-        this.#log.error('cannot save members file', { file: this.#file, error: errorMessage(error) }),
-      )
-    return this.#saving
+    const write = this.#saving.then(() =>
+      writeFileAtomic(this.#file, text, { mode: 0o600 }).then(
+        () => true,
+        (error: unknown) => {
+          this.#log.error('cannot save members file', { file: this.#file, error: errorMessage(error) })
+          return false
+        },
+      ),
+    )
+    this.#saving = write.then(() => undefined)
+    return write
   }
 
   /** Resolves when pending writes are done. */

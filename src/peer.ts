@@ -10,11 +10,10 @@
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createPeerMetrics, type PeerMetrics } from './api/metrics.js'
+import { createPeerMetrics } from './api/metrics.js'
 import { openAiRoutes } from './api/openai-gateway.js'
 import { peerRoutes } from './api/peer-routes.js'
 import { type ApiServer, startApiServer } from './api/server.js'
-import { buildStatusView, type StatusView } from './api/status-view.js'
 import {
   addressHostPort,
   addressToMultiaddr,
@@ -28,39 +27,40 @@ import {
   type NodeConfig,
   nodeApiAddress,
   parseHostPort,
-  restartOnlyChanges,
   routingSettings,
 } from './config/index.js'
 import { manifestToStartWith, saveAdoptedManifest } from './control/adopted-manifest.js'
 import { ManifestSync } from './control/manifest-sync.js'
 import { MissionControl } from './control/mission-control.js'
-import { fetchViewFrom, StatusService } from './control/status-protocol.js'
-import { resolveStatusView } from './control/status-view-source.js'
+import { StatusService } from './control/status-protocol.js'
 import { AdvertStore } from './discovery/advert-store.js'
 import { DiscoveryService } from './discovery/discovery-service.js'
 import { errorMessage } from './errors.js'
 import { BackendProber } from './health/backend-prober.js'
 import { HeartbeatService } from './health/heartbeat-service.js'
-import { memberLiveness, ownerFacts } from './health/member-facts.js'
+import { ownerFacts } from './health/member-facts.js'
 import { MembershipView } from './health/membership.js'
 import { MemberDirectory } from './identity/member-directory.js'
 import { loadOrCreatePeerKey } from './identity/peer-key.js'
 import { secretToPsk } from './identity/psk.js'
 import { type DataDirLock, lockDataDir } from './identity/state-file.js'
 import { ModelWatcher } from './llm/model-watcher.js'
-import { type BackendRegistry, createBackendRegistry } from './llm/registry.js'
-import type { ChatPart, EmbedResponse, LLMBackend } from './llm/types.js'
+import { createBackendRegistry } from './llm/registry.js'
+import type { LLMBackend } from './llm/types.js'
 import { createLogger, type Logger } from './log.js'
-import { type ClawmeshNode, createNode } from './net/create-node.js'
+import { createNode } from './net/create-node.js'
 import { Gatekeeper } from './net/gatekeeper.js'
 import { listenMultiaddr } from './net/listen-address.js'
+import { followManifest } from './peer/follow-manifest.js'
+import { Peer } from './peer/running-peer.js'
+import { type PeerService, startAll } from './peer/services.js'
 import { LlmClient } from './routing/llm-client.js'
 import { LlmService } from './routing/llm-service.js'
-import type { MeshCallOptions, MeshChatRequest, MeshEmbedRequest, MeshModel } from './routing/mesh.js'
 import { MeshRouter } from './routing/mesh-router.js'
 import { ownerAuthorizer } from './routing/owner-authorizer.js'
 
 export { ADOPTED_MANIFEST_FILE } from './control/adopted-manifest.js'
+export { Peer, type PeerParts } from './peer/running-peer.js'
 
 /** Options of `createPeer`. Only `manifest`, `node` and `dataDir` are required. */
 export interface PeerOptions {
@@ -104,158 +104,6 @@ export interface PeerOptions {
    */
   llmRateLimit?: { requestsPerSecond: number; burst: number }
   log?: Logger
-}
-
-/** One part of a running peer: started in list order, stopped in reverse. */
-interface PeerService {
-  readonly name: string
-  start?(): void | Promise<void>
-  stop?(): void | Promise<void>
-}
-
-/** The rooms of a running peer, for tests and tools that look inside; not the library face. */
-export interface PeerParts {
-  readonly node: ClawmeshNode
-  readonly manifests: ManifestInForce
-  readonly adverts: AdvertStore
-  readonly discovery: DiscoveryService
-  readonly backends: BackendRegistry
-  readonly models: ModelWatcher
-  readonly mesh: MeshRouter
-  readonly membership: MembershipView
-  readonly missionControl: MissionControl
-  readonly heartbeats: HeartbeatService
-  readonly members: MemberDirectory
-  readonly gatekeeper: Gatekeeper
-  readonly statusService: StatusService
-  readonly manifestSync: ManifestSync
-  readonly metrics: PeerMetrics
-  readonly llmService: LlmService
-  readonly llmClient: LlmClient
-}
-
-/** A running peer: what a library user needs (chat, embed, models, status, addresses, stop). */
-export class Peer {
-  /** Peer ID as a string. */
-  readonly peerId: string
-  /** This peer's node name in the manifest. */
-  readonly name: string
-  /** Where the peer keeps its key and state. */
-  readonly dataDir: string
-  /** @internal The rooms this peer is built from (tests, benches). */
-  readonly parts: PeerParts
-  readonly #services: readonly PeerService[]
-  readonly #api: () => ApiServer | undefined
-  readonly #log: Logger
-  #stopping: Promise<void> | undefined
-
-  /** @internal Built by `createPeer`. */
-  constructor(init: {
-    parts: PeerParts
-    name: string
-    dataDir: string
-    services: readonly PeerService[]
-    api: () => ApiServer | undefined
-    log: Logger
-  }) {
-    this.parts = init.parts
-    this.peerId = init.parts.node.peerId.toString()
-    this.name = init.name
-    this.dataDir = init.dataDir
-    this.#services = init.services
-    this.#api = init.api
-    this.#log = init.log
-  }
-
-  /** The manifest in force (replaced when a newer signed version is adopted). */
-  get manifest(): Manifest {
-    return this.parts.manifests.manifest
-  }
-
-  /** Streams a chat reply for one of this peer's souls, from whichever owner the mesh picks. */
-  chat(request: MeshChatRequest, options?: MeshCallOptions): AsyncIterable<ChatPart> {
-    return this.parts.mesh.chat(request, options)
-  }
-
-  /** Embeds texts for one of this peer's souls. */
-  embed(request: MeshEmbedRequest, options?: MeshCallOptions): Promise<EmbedResponse> {
-    return this.parts.mesh.embed(request, options)
-  }
-
-  /** Models a soul of this peer may use. */
-  models(soul: string): Promise<MeshModel[]> {
-    return this.parts.mesh.models(soul)
-  }
-
-  /** Requests this peer is serving for others right now. */
-  inFlight(): number {
-    return this.parts.llmService.inFlight()
-  }
-
-  /** The HTTP API's base URL, if it runs. */
-  get apiUrl(): string | undefined {
-    return this.#api()?.url
-  }
-
-  /** Full dialable multiaddrs (with /p2p/). */
-  multiaddrs(): string[] {
-    return this.parts.node.getMultiaddrs().map((addr) => addr.toString())
-  }
-
-  /** This peer's own view of the federation (adverts plus its membership view), marked `source`. */
-  status(source: StatusView['source'] = 'self'): StatusView {
-    const { manifests, adverts, membership, missionControl } = this.parts
-    return buildStatusView({
-      manifest: manifests.manifest,
-      self: { peerId: this.peerId, name: this.name },
-      adverts: adverts.all(),
-      liveness: memberLiveness(membership, () => this.inFlight()),
-      missionControl: missionControl.missionControl() ?? null,
-      source,
-    })
-  }
-
-  /** The view `GET /status` answers: the Mission Control's (fetched within ~1 s), else this peer's own. */
-  statusView(): Promise<StatusView> {
-    const { missionControl, node } = this.parts
-    return resolveStatusView({
-      self: { peerId: this.peerId, name: this.name },
-      isMissionControl: () => missionControl.isLeader(),
-      missionControl: () => missionControl.missionControl(),
-      ownView: (source) => this.status(source),
-      fetchView: (peerId, options) => fetchViewFrom(node, peerIdFromString(peerId), options),
-      log: this.#log.child('status'),
-    })
-  }
-
-  /** Stops every service in the reverse of its start order (once; later calls wait for the first). */
-  stop(): Promise<void> {
-    this.#stopping ??= stopAll(this.#services, this.#log).then(() => this.#log.info('peer stopped'))
-    return this.#stopping
-  }
-}
-
-/** Starts `services` in order; if one fails, stops the ones started, in reverse, and rethrows. */
-async function startAll(services: readonly PeerService[], log: Logger): Promise<void> {
-  for (const [index, service] of services.entries()) {
-    try {
-      await service.start?.()
-    } catch (error) {
-      await stopAll(services.slice(0, index + 1), log)
-      throw error
-    }
-  }
-}
-
-/** Stops `services` in reverse order; a failing stop is logged and does not keep the rest running. */
-async function stopAll(services: readonly PeerService[], log: Logger): Promise<void> {
-  for (const service of [...services].reverse()) {
-    try {
-      await service.stop?.()
-    } catch (error) {
-      log.warn('service did not stop cleanly', { service: service.name, error: errorMessage(error) })
-    }
-  }
 }
 
 /** Creates and starts a peer: key, node, discovery, API. A bad manifest or node name throws before anything starts. */
@@ -434,50 +282,29 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
 
   // A newer signed manifest takes effect in every room at once; what cannot is logged as restart-only.
   let peer: Peer | undefined
-  manifests.subscribe(({ manifest: next }, { manifest: previous }) => {
-    const own = next.federation.nodes.find((candidate) => candidate.name === name)
-    const known = new Set([
-      ...adverts.all().map((advert) => advert.peerId),
-      ...node.getConnections().map((connection) => connection.remotePeer.toString()),
-    ])
-    known.delete(node.peerId.toString())
-    const revoked = members.update(next, [...known])
-    if (own === undefined) {
-      log.error('this node is not in the adopted manifest: it has been revoked; stopping', {
-        version: next.version,
-      })
-      void peer?.stop()
-      return
-    }
-    nodeConfig = own
-    mesh.setManifest(next, own)
-    for (const peerId of revoked) {
-      adverts.forget(peerId)
-      gatekeeper.expel(peerId, `revoked by manifest version ${next.version ?? '?'}`)
-    }
-    missionControl.setRules({
-      preferred: controlPlaneNodeName(next),
-      allowLowTrustLeader: electionSettings(next).allowLowTrustLeader,
-    })
-    const nextLimits = limitSettings(next)
-    llmClient.setLimits(nextLimits)
-    void llmService
-      .setLimits({ ...nextLimits, mergeDeltas: routingSettings(next).mergeDeltas })
-      .catch((error: unknown) => log.error('cannot apply new LLM limits', { error: errorMessage(error) }))
-    const nextHealth = healthSettings(next)
-    try {
-      membership.setTimings(nextHealth)
-    } catch (error) {
-      log.error('new health timings refused; keeping the old ones', { error: errorMessage(error) })
-    }
-    const restartOnly = restartOnlyChanges(previous, next, name)
-    if (restartOnly.length > 0) {
-      log.warn('the adopted manifest changes settings that take effect only after a restart', {
-        version: next.version,
-        settings: restartOnly,
-      })
-    }
-  })
+  manifests.subscribe(({ manifest: next }, { manifest: previous }) =>
+    followManifest(
+      {
+        name,
+        node,
+        adverts,
+        members,
+        gatekeeper,
+        mesh,
+        missionControl,
+        llmClient,
+        llmService,
+        membership,
+        log,
+        setNodeConfig: (own) => {
+          nodeConfig = own
+        },
+        stop: () => (peer as Peer).stop(),
+      },
+      next,
+      previous,
+    ),
+  )
   const manifestSync = new ManifestSync({
     node,
     current: () => ({ manifest: manifests.manifest, text: manifests.current().text }),

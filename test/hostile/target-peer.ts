@@ -8,7 +8,6 @@
 import { Manifest } from '../../src/config/schema.js'
 import { createLogger } from '../../src/log.js'
 import { createPeer } from '../../src/peer.js'
-import type { LlmService } from '../../src/routing/llm-service.js'
 
 /** What the test hands the target. */
 export interface TargetConfig {
@@ -67,8 +66,8 @@ process.on('message', async (message: { type: string }) => {
       faults,
       stats: {
         llmInFlight: peer.inFlight(),
-        // Test-only peek at a private field: open LLM streams must drain back to 0.
-        llmOpenStreams: (peer as unknown as { llmService: LlmService }).llmService.openStreams(),
+        // Open LLM streams must drain back to 0.
+        llmOpenStreams: peer.parts.llmService.openStreams(),
         connections: peer.parts.node.getConnections().length,
         advertsRejected: Object.fromEntries(peer.parts.adverts.rejected),
         adverts: peer.parts.adverts.all().length,

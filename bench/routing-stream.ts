@@ -14,7 +14,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { ChatPart } from '../src/llm/types.js'
 import { createNode } from '../src/net/create-node.js'
-import { type ChatCall, LlmClient, LlmService, RoutingError } from '../src/routing/index.js'
+import { type ChatCall, LLMClient, LLMService, RoutingError } from '../src/routing/index.js'
 import { ScriptedBackend, textParts } from '../src/routing/testing/scripted-backend.js'
 
 process.env.CLAWMESH_LOG ??= 'silent'
@@ -41,7 +41,7 @@ async function runOwner(): Promise<void> {
     ['fast', fast],
     ['slow', slow],
   ])
-  const service = new LlmService({ node, resolveBackend: (name) => backends.get(name), authorize: () => {} })
+  const service = new LLMService({ node, resolveBackend: (name) => backends.get(name), authorize: () => {} })
   await service.start()
   process.send?.({ addr: node.getMultiaddrs()[0]!.toString() })
   process.on('disconnect', () => {
@@ -93,13 +93,13 @@ async function runCaller(): Promise<void> {
   await node.dial(address)
   const peer = peerIdFromString(address.getComponents().find((component) => component.name === 'p2p')!.value!)
   const clients = {
-    'new stream per request': new LlmClient({ node, pool: false }),
-    'pooled stream': new LlmClient({ node }),
+    'new stream per request': new LLMClient({ node, pool: false }),
+    'pooled stream': new LLMClient({ node }),
   }
   const samples: Record<string, number[]> = { 'new stream per request': [], 'pooled stream': [] }
   const firstPart: Record<string, number[]> = { 'new stream per request': [], 'pooled stream': [] }
 
-  const once = async (client: LlmClient): Promise<[number, number]> => {
+  const once = async (client: LLMClient): Promise<[number, number]> => {
     const started = performance.now()
     let first = 0
     let bytes = 0
@@ -136,7 +136,7 @@ async function runCaller(): Promise<void> {
     const victimAddress = multiaddr(victim.addr)
     await node.dial(victimAddress)
     const victimPeer = peerIdFromString(victimAddress.getComponents().find((c) => c.name === 'p2p')!.value!)
-    const client = new LlmClient({ node })
+    const client = new LLMClient({ node })
     let killedAt = 0
     let seen = 0
     try {

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createPeerMetrics } from './api/metrics.js'
-import { openAiRoutes } from './api/openai-gateway.js'
+import { openAIRoutes } from './api/openai-gateway.js'
 import { peerRoutes } from './api/peer-routes.js'
 import { type ApiServer, startApiServer } from './api/server.js'
 import {
@@ -54,8 +54,8 @@ import { listenMultiaddr } from './net/listen-address.js'
 import { followManifest } from './peer/follow-manifest.js'
 import { Peer } from './peer/running-peer.js'
 import { type PeerService, startAll } from './peer/services.js'
-import { LlmClient } from './routing/llm-client.js'
-import { LlmService } from './routing/llm-service.js'
+import { LLMClient } from './routing/llm-client.js'
+import { LLMService } from './routing/llm-service.js'
 import { MeshRouter } from './routing/mesh-router.js'
 import { ownerAuthorizer } from './routing/owner-authorizer.js'
 
@@ -147,7 +147,7 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
   }
   // Backends first: a bad backend entry fails before anything listens.
   const backends = await createBackendRegistry(nodeConfig.backends, {
-    logger: log.child('llm'),
+    log: log.child('llm'),
     ...(options.backends === undefined ? {} : { registered: options.backends }),
   })
   const identity = await loadOrCreatePeerKey(options.dataDir)
@@ -206,7 +206,7 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
   const limits = limitSettings(manifest)
   const localBackend = (backend: string): LLMBackend | undefined =>
     backends.has(backend) ? backends.get(backend) : undefined
-  const llmService = new LlmService({
+  const llmService = new LLMService({
     node,
     resolveBackend: localBackend,
     authorize: ownerAuthorizer({
@@ -226,13 +226,13 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
             requestBurst: options.llmRateLimit.burst,
           }),
     },
-    logger: log.child('llm-service'),
+    log: log.child('llm-service'),
   })
-  const llmClient = new LlmClient({
+  const llmClient = new LLMClient({
     maxStreamsPerPeer: limits.maxStreamsPerPeer,
     node,
     maxFrameBytes: limits.maxFrameBytes,
-    logger: log.child('llm-client'),
+    log: log.child('llm-client'),
   })
   const health = healthSettings(manifest)
   const membership = new MembershipView({
@@ -345,7 +345,7 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
           metrics,
           offerManifest: (text) => manifestSync.offer(text, 'local API'),
         }),
-        ...openAiRoutes({
+        ...openAIRoutes({
           mesh,
           maxBodyBytes: () => limitSettings(manifests.manifest).maxBodyBytes,
           log: log.child('gateway'),

@@ -6,7 +6,7 @@ import { ClawmeshError } from '../errors.js'
 import type { ChatPart } from '../llm/types.js'
 import type { Logger } from '../log.js'
 import { RoutingError, TrustError } from '../routing/errors.js'
-import { openAiRoutes, SOUL_HEADER } from './openai-gateway.js'
+import { openAIRoutes, SOUL_HEADER } from './openai-gateway.js'
 import { ScriptedMesh, type ScriptStep } from './openai-scripted-mesh.js'
 import { type ApiServer, startApiServer } from './server.js'
 
@@ -31,7 +31,7 @@ beforeAll(async () => {
   api = await startApiServer({
     host: '127.0.0.1',
     port: 0,
-    routes: openAiRoutes({ mesh, maxBodyBytes: MAX_BODY, log }),
+    routes: openAIRoutes({ mesh, maxBodyBytes: MAX_BODY, log }),
     log,
   })
   client = new OpenAI({

@@ -28,7 +28,7 @@ import { type Route, sendJson } from './server.js'
 export const SOUL_HEADER = 'x-clawmesh-soul'
 
 /** Options of the gateway routes. */
-export interface OpenAiGatewayOptions {
+export interface OpenAIGatewayOptions {
   /** The mesh requests go through. */
   mesh: Mesh
   /**
@@ -92,7 +92,7 @@ function disconnectController(response: ServerResponse): AbortController {
 }
 
 /** The gateway's routes, to hand to `startApiServer`. */
-export function openAiRoutes(options: OpenAiGatewayOptions): Route[] {
+export function openAIRoutes(options: OpenAIGatewayOptions): Route[] {
   const { mesh, log } = options
   const { maxBodyBytes: limit } = options
   const bodyLimit = typeof limit === 'function' ? limit : () => limit

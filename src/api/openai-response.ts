@@ -7,10 +7,10 @@ import { ClawmeshError } from '../errors.js'
 import type { ChatPart, FinishReason, ToolCall, Usage } from '../llm/types.js'
 
 /** OpenAI `finish_reason` values. */
-export type OpenAiFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter'
+export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter'
 
 /** OpenAI `usage` object. */
-export interface OpenAiUsage {
+export interface OpenAIUsage {
   prompt_tokens: number
   completion_tokens: number
   total_tokens: number
@@ -44,7 +44,7 @@ export function completionIdentity(model: string): CompletionIdentity {
 }
 
 /** Mesh finish reason → OpenAI `finish_reason` (`other` has no OpenAI twin and reads as `stop`). */
-export function openAiFinishReason(reason: FinishReason): OpenAiFinishReason {
+export function openAIFinishReason(reason: FinishReason): OpenAIFinishReason {
   switch (reason) {
     case 'length':
       return 'length'
@@ -58,7 +58,7 @@ export function openAiFinishReason(reason: FinishReason): OpenAiFinishReason {
 }
 
 /** Mesh usage → OpenAI `usage`. */
-export function openAiUsage(usage: Usage): OpenAiUsage {
+export function openAIUsage(usage: Usage): OpenAIUsage {
   return {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
@@ -146,7 +146,7 @@ export function chatCompletionBody(
     object: 'chat.completion',
     created: identity.created,
     model: identity.model,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: openAiFinishReason(reply.finishReason) }],
-    ...(reply.usage === undefined ? {} : { usage: openAiUsage(reply.usage) }),
+    choices: [{ index: 0, message, logprobs: null, finish_reason: openAIFinishReason(reply.finishReason) }],
+    ...(reply.usage === undefined ? {} : { usage: openAIUsage(reply.usage) }),
   }
 }

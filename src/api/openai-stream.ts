@@ -20,8 +20,8 @@ import type { HttpError } from './http-error.js'
 import {
   type CompletionIdentity,
   IncompleteReplyError,
-  openAiFinishReason,
-  openAiUsage,
+  openAIFinishReason,
+  openAIUsage,
 } from './openai-response.js'
 
 /** Options of one streamed reply. */
@@ -139,9 +139,9 @@ export async function writeChatStream(
           break
         case 'end': {
           ended = true
-          text = chunk({}, openAiFinishReason(part.finishReason))
+          text = chunk({}, openAIFinishReason(part.finishReason))
           if (includeUsage && usage !== undefined)
-            text += `${head}[],"usage":${JSON.stringify(openAiUsage(usage))}}\n\n`
+            text += `${head}[],"usage":${JSON.stringify(openAIUsage(usage))}}\n\n`
           text += 'data: [DONE]\n\n'
           // The client has its whole reply; end now, then drain the mesh below.
           write(text)

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest'
-import { openAiRoutes } from '../api/openai-gateway.js'
+import { openAIRoutes } from '../api/openai-gateway.js'
 import { ScriptedMesh } from '../api/openai-scripted-mesh.js'
 import { type ApiServer, startApiServer } from '../api/server.js'
 import { ClawmeshError } from '../errors.js'
@@ -19,7 +19,7 @@ beforeAll(async () => {
   api = await startApiServer({
     host: '127.0.0.1',
     port: 0,
-    routes: openAiRoutes({ mesh, maxBodyBytes: 1024 * 1024, log }),
+    routes: openAIRoutes({ mesh, maxBodyBytes: 1024 * 1024, log }),
     log,
   })
 })

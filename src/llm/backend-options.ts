@@ -9,7 +9,7 @@ export type BackendSettings = Omit<BackendConfig, 'type' | 'min_trust'> &
 /** Process-side options of a built-in backend; all optional. */
 export interface BackendOptions {
   /** Where the backend logs (never secrets). Default: `createLogger('llm')`. */
-  logger?: Logger
+  log?: Logger
   /** How often a server-listed model list is fetched again, in ms. Default: 60000. */
   modelRefreshMs?: number
 }
@@ -25,7 +25,7 @@ export interface BackendBasics {
   readonly secrets: readonly string[]
   /** The manifest's `models:`, if it lists them (else the server is asked). */
   readonly configuredModels: string[] | undefined
-  readonly logger: Logger
+  readonly log: Logger
 }
 
 /** Reads the settings common to every built-in backend; `modelName` normalises listed models. */
@@ -41,6 +41,6 @@ export function backendBasics(
     timeoutMs: settings.timeout_ms ?? defaultTimeoutMs,
     secrets: settings.api_key ? [settings.api_key] : [],
     configuredModels: settings.models?.map(modelName),
-    logger: (options.logger ?? createLogger('llm')).child(settings.name),
+    log: (options.log ?? createLogger('llm')).child(settings.name),
   }
 }

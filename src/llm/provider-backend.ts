@@ -53,7 +53,7 @@ export abstract class ProviderBackend {
 
   /** Probes the provider by listing its models (and refreshes the list with it). Never throws. */
   health(options: CallOptions = {}): Promise<HealthResult> {
-    return this.#models.probe(options.signal, this.basics.logger)
+    return this.#models.probe(options.signal, this.basics.log)
   }
 
   /** The configured models, else what the provider lists (cached). */

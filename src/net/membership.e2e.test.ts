@@ -19,7 +19,7 @@ import type { FakeProvider } from '../llm/testing/fake-provider.js'
 import { startFakeProvider } from '../llm/testing/start-fake-provider.js'
 import { createLogger } from '../log.js'
 import { createPeer, type Peer } from '../peer.js'
-import { LlmClient } from '../routing/llm-client.js'
+import { LLMClient } from '../routing/llm-client.js'
 import { type ClawmeshNode, createNode } from './create-node.js'
 
 const log = createLogger('test')
@@ -112,7 +112,7 @@ describe('federation membership (real peers)', () => {
       )
 
     // No LLM stream: refused by the owner, judged by the authenticated peer ID.
-    const client = new LlmClient({ node: stranger })
+    const client = new LLMClient({ node: stranger })
     const chat = async () => {
       for await (const _part of client.chat(home.parts.node.peerId, {
         soul: 'weather-brief',

@@ -22,8 +22,8 @@ import type { MemberDirectory } from '../identity/member-directory.js'
 import type { Logger } from '../log.js'
 import type { ClawmeshNode } from '../net/create-node.js'
 import type { Gatekeeper } from '../net/gatekeeper.js'
-import type { LlmClient } from '../routing/llm-client.js'
-import type { LlmService } from '../routing/llm-service.js'
+import type { LLMClient } from '../routing/llm-client.js'
+import type { LLMService } from '../routing/llm-service.js'
 import type { MeshRouter } from '../routing/mesh-router.js'
 
 /** The rooms a manifest change reaches. */
@@ -36,8 +36,8 @@ export interface ManifestFollowers {
   gatekeeper: Gatekeeper
   mesh: MeshRouter
   missionControl: MissionControl
-  llmClient: LlmClient
-  llmService: LlmService
+  llmClient: LLMClient
+  llmService: LLMService
   membership: MembershipView
   log: Logger
   /** Replaces this peer's node entry where the wiring keeps it. */

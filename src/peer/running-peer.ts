@@ -20,8 +20,8 @@ import type { ChatPart, EmbedResponse } from '../llm/types.js'
 import type { Logger } from '../log.js'
 import type { ClawmeshNode } from '../net/create-node.js'
 import type { Gatekeeper } from '../net/gatekeeper.js'
-import type { LlmClient } from '../routing/llm-client.js'
-import type { LlmService } from '../routing/llm-service.js'
+import type { LLMClient } from '../routing/llm-client.js'
+import type { LLMService } from '../routing/llm-service.js'
 import type { MeshCallOptions, MeshChatRequest, MeshEmbedRequest, MeshModel } from '../routing/mesh.js'
 import type { MeshRouter } from '../routing/mesh-router.js'
 import { type PeerService, stopAll } from './services.js'
@@ -43,8 +43,8 @@ export interface PeerParts {
   readonly statusService: StatusService
   readonly manifestSync: ManifestSync
   readonly metrics: PeerMetrics
-  readonly llmService: LlmService
-  readonly llmClient: LlmClient
+  readonly llmService: LLMService
+  readonly llmClient: LLMClient
 }
 
 /** A running peer: what a library user needs (chat, embed, models, status, addresses, stop). */

@@ -40,7 +40,7 @@ async function finalFrame(reader: FrameReader): Promise<ResponseFrame> {
   }
 }
 
-describe('LlmService under hostile callers (real libp2p nodes)', () => {
+describe('LLMService under hostile callers (real libp2p nodes)', () => {
   const mesh = new TestMesh()
   afterEach(() => mesh.stopAll())
 

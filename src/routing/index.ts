@@ -25,14 +25,14 @@ export {
   type CallOptions,
   type ChatCall,
   type EmbedCall,
-  LlmClient,
-  type LlmClientInit,
+  LLMClient,
+  type LLMClientOptions,
 } from './llm-client.js'
 export {
   type AuthorizeContext,
-  LlmService,
-  type LlmServiceInit,
-  type LlmServiceLimits,
+  LLMService,
+  type LLMServiceLimits,
+  type LLMServiceOptions,
 } from './llm-service.js'
 export { type ManifestAuthorizerOptions, manifestAuthorizer } from './owner-authorizer.js'
 export { callWithFailover, type FailedAttempt, routeWithFailover } from './route-with-failover.js'

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChatPart } from '../llm/types.js'
-import { type ChatCall, LlmClient } from './llm-client.js'
+import { type ChatCall, LLMClient } from './llm-client.js'
 import { SCRIPTED_REPLY, ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
 import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
@@ -26,7 +26,7 @@ function llmStreams(node: { getConnections(): { streams: { protocol?: string }[]
     .filter((stream) => stream.protocol === '/clawmesh/llm/1.0.0').length
 }
 
-describe('LlmClient keep-alive pool (real nodes)', () => {
+describe('LLMClient keep-alive pool (real nodes)', () => {
   const mesh = new TestMesh()
   afterEach(() => mesh.stopAll())
 
@@ -148,7 +148,7 @@ describe('LlmClient keep-alive pool (real nodes)', () => {
       }) as typeof callerNode.dialProtocol,
     }
     await callerNode.dial(ownerNode.getMultiaddrs()[0]!)
-    const client = new LlmClient({ node, pool: false })
+    const client = new LLMClient({ node, pool: false })
     mesh.clients.push(client)
     expect(asSentParts(await collect(client.chat(ownerNode.peerId, call)), reply)).toEqual(reply)
     expect(dials).toBe(3)

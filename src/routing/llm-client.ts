@@ -39,8 +39,8 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-/** Options of `LlmClient`; all but `node` optional. */
-export interface LlmClientInit {
+/** Options of `LLMClient`; all but `node` optional. */
+export interface LLMClientOptions {
   node: Pick<Libp2p, 'dialProtocol'>
   /** Protocol ID. Default: `/clawmesh/llm/1.0.0`. */
   protocol?: string
@@ -60,11 +60,11 @@ export interface LlmClientInit {
    * owner vanished without a TCP close. Default: owner's idle timeout + 10 s.
    */
   responseTimeoutMs?: number
-  logger?: Logger
+  log?: Logger
 }
 
 /** Calls backends owned by other peers. */
-export class LlmClient {
+export class LLMClient {
   readonly protocol: string
   readonly #node: Pick<Libp2p, 'dialProtocol'>
   #maxFrameBytes: number
@@ -73,12 +73,12 @@ export class LlmClient {
   readonly #queue: OwnerQueue<PooledStream>
   readonly #log: Logger
 
-  constructor(init: LlmClientInit) {
+  constructor(init: LLMClientOptions) {
     this.#node = init.node
     this.protocol = init.protocol ?? LLM_PROTOCOL
     this.#maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.#responseTimeoutMs = init.responseTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS + 10_000
-    this.#log = init.logger ?? createLogger('routing:llm-client')
+    this.#log = init.log ?? createLogger('routing:llm-client')
     const limit = init.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER
     this.#queue = new OwnerQueue({ limit, maxQueued: init.maxQueuedPerPeer ?? DEFAULT_MAX_QUEUED_PER_PEER })
     this.#pool =

@@ -8,7 +8,7 @@ import { LLM_PROTOCOL } from './constants.js'
 import { RoutingError, TrustError } from './errors.js'
 import { FrameReader } from './frame-reader.js'
 import { type ChatFrame, parseResponseFrame, type ResponseFrame } from './frames.js'
-import type { ChatCall, LlmClient } from './llm-client.js'
+import type { ChatCall, LLMClient } from './llm-client.js'
 import { SCRIPTED_REPLY, ScriptedBackend, sleep, textParts } from './testing/scripted-backend.js'
 import { asSentParts } from './testing/sent-parts.js'
 import { TestMesh } from './testing/test-mesh.js'
@@ -60,7 +60,7 @@ async function raw(from: ClawmeshNode, to: PeerId, bytes: Uint8Array | undefined
   return { frames, ending, stream }
 }
 
-describe('LlmService over real libp2p nodes', () => {
+describe('LLMService over real libp2p nodes', () => {
   const mesh = new TestMesh()
   afterEach(() => mesh.stopAll())
 
@@ -68,7 +68,7 @@ describe('LlmService over real libp2p nodes', () => {
     const ownerNode = await mesh.node()
     const callerNode = await mesh.node()
     const service = await mesh.owner(ownerNode, [backend], { limits, ...(authorize ? { authorize } : {}) })
-    const client: LlmClient = await mesh.client(callerNode, [ownerNode])
+    const client: LLMClient = await mesh.client(callerNode, [ownerNode])
     return { ownerNode, callerNode, service, client, owner: ownerNode.peerId }
   }
 

@@ -37,7 +37,7 @@ import {
 import { PartBatcher } from './part-batcher.js'
 
 /** Bounds an owner applies to every caller. All optional; defaults in constants.ts. */
-export interface LlmServiceLimits {
+export interface LLMServiceLimits {
   /** Largest frame in either direction, bytes. */
   maxFrameBytes?: number
   /** Open streams one remote peer may hold (pooled idle streams count). */
@@ -65,24 +65,24 @@ export interface AuthorizeContext {
   frame: RequestFrame
 }
 
-/** Options of `LlmService`. */
-export interface LlmServiceInit {
+/** Options of `LLMService`. */
+export interface LLMServiceOptions {
   node: Pick<Libp2p, 'handle' | 'unhandle'>
   /** The local backend a request names, or `undefined` (answered with `UNKNOWN_BACKEND`). */
   resolveBackend(name: string): LLMBackend | undefined
   /** Throws a `TrustError` (or any `ClawmeshError`) to refuse; its code and message go to the caller. */
   authorize(context: AuthorizeContext): void | Promise<void>
-  limits?: LlmServiceLimits
+  limits?: LLMServiceLimits
   /** Protocol ID. Default: `/clawmesh/llm/1.0.0`. */
   protocol?: string
-  logger?: Logger
+  log?: Logger
 }
 
 /** Serves `/clawmesh/llm/1.0.0` on a node between `start()` and `stop()`. */
-export class LlmService {
+export class LLMService {
   readonly protocol: string
-  readonly #init: LlmServiceInit
-  #limits: Required<LlmServiceLimits>
+  readonly #init: LLMServiceOptions
+  #limits: Required<LLMServiceLimits>
   readonly #log: Logger
   readonly #streamsByPeer = new Map<string, number>()
   readonly #streams = new Set<Stream>()
@@ -90,10 +90,10 @@ export class LlmService {
   #inFlight = 0
   #started = false
 
-  constructor(init: LlmServiceInit) {
+  constructor(init: LLMServiceOptions) {
     this.#init = init
     this.protocol = init.protocol ?? LLM_PROTOCOL
-    this.#log = init.logger ?? createLogger('routing:llm-service')
+    this.#log = init.log ?? createLogger('routing:llm-service')
     const limits = init.limits ?? {}
     this.#limits = {
       maxFrameBytes: limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
@@ -118,7 +118,7 @@ export class LlmService {
    * stays above ours, is re-registered with the handler.
    */
   async setLimits(
-    limits: Pick<LlmServiceLimits, 'maxFrameBytes' | 'maxStreamsPerPeer' | 'mergeDeltas'>,
+    limits: Pick<LLMServiceLimits, 'maxFrameBytes' | 'maxStreamsPerPeer' | 'mergeDeltas'>,
   ): Promise<void> {
     const before = this.#limits.maxStreamsPerPeer
     this.#limits = {
@@ -138,7 +138,7 @@ export class LlmService {
   async start(): Promise<void> {
     if (this.#started) return
     // libp2p's own per-connection inbound cap stays above ours, so callers get a TOO_MANY_STREAMS frame, not a
-    // bare reset. The outbound cap applies to this node's LlmClient too (libp2p reads it from the handler).
+    // bare reset. The outbound cap applies to this node's LLMClient too (libp2p reads it from the handler).
     const cap = this.#limits.maxStreamsPerPeer * 2 + 8
     await this.#init.node.handle(this.protocol, (stream, connection) => this.#handle(stream, connection), {
       maxInboundStreams: cap,

@@ -15,7 +15,7 @@ import { ClawmeshError } from '../errors.js'
 import type { ChatPart, EmbedResponse, LLMBackend } from '../llm/types.js'
 import type { Logger } from '../log.js'
 import { RoutingError } from './errors.js'
-import type { LlmClient } from './llm-client.js'
+import type { LLMClient } from './llm-client.js'
 import type {
   Mesh,
   MeshCallOptions,
@@ -46,11 +46,11 @@ export interface OwnerHealth {
 }
 
 /** What the router needs from the peer around it. */
-export interface MeshRouterInit {
+export interface MeshRouterOptions {
   manifest: Manifest
   /** This peer's node and ID. */
   self: { node: NodeConfig; peerId: PeerId }
-  client: LlmClient
+  client: LLMClient
   /** Local backends by name (this peer is then an owner too). */
   localBackend(name: string): LLMBackend | undefined
   /** Owners of a backend from adverts (refreshed on a miss). */
@@ -82,27 +82,31 @@ interface Target {
 
 /** The router; implements `Mesh`. */
 export class MeshRouter implements Mesh {
-  constructor(private init: MeshRouterInit) {}
+  #init: MeshRouterOptions
+
+  constructor(init: MeshRouterOptions) {
+    this.#init = init
+  }
 
   /** Switches to a newer manifest (adopted over the mesh); later requests use its trust rules. */
   setManifest(manifest: Manifest, node: NodeConfig): void {
-    this.init = { ...this.init, manifest, self: { ...this.init.self, node } }
+    this.#init = { ...this.#init, manifest, self: { ...this.#init.self, node } }
   }
 
   hostsSoul(soul: string): boolean {
-    return this.init.self.node.souls.includes(soul)
+    return this.#init.self.node.souls.includes(soul)
   }
 
   async *chat(
     request: MeshChatRequest,
     options: MeshCallOptions = {},
   ): AsyncGenerator<ChatPart, void, undefined> {
-    const target = await this.resolve(request.soul, request.model)
-    const { client, log } = this.init
+    const target = await this.#resolve(request.soul, request.model)
+    const { client, log } = this.#init
     const attempt = (owner: Candidate): AsyncIterable<ChatPart> => {
       const chatRequest = { ...request.request, model: target.model }
       if (owner.local) {
-        const backend = this.init.localBackend(target.backend)
+        const backend = this.#init.localBackend(target.backend)
         if (backend === undefined)
           throw new MeshError('UNKNOWN_BACKEND', `backend "${target.backend}" is gone`)
         return backend.chat(chatRequest, options)
@@ -126,22 +130,22 @@ export class MeshRouter implements Mesh {
         }),
       )
     } catch (error) {
-      throw this.exhausted(error)
+      throw this.#exhausted(error)
     }
   }
 
   async embed(request: MeshEmbedRequest, options: MeshCallOptions = {}): Promise<EmbedResponse> {
-    const target = await this.resolve(request.soul, request.model)
+    const target = await this.#resolve(request.soul, request.model)
     try {
       return await callWithFailover(target.owners, (owner) => {
         const embedRequest = { model: target.model, input: request.input }
         if (owner.local) {
-          const backend = this.init.localBackend(target.backend)
+          const backend = this.#init.localBackend(target.backend)
           if (backend === undefined)
             throw new MeshError('UNKNOWN_BACKEND', `backend "${target.backend}" is gone`)
           return backend.embed(embedRequest, options)
         }
-        return this.init.client.embed(
+        return this.#init.client.embed(
           peerIdFromString(owner.peerId),
           {
             soul: request.soul,
@@ -153,21 +157,21 @@ export class MeshRouter implements Mesh {
         )
       })
     } catch (error) {
-      throw this.exhausted(error)
+      throw this.#exhausted(error)
     }
   }
 
   async models(soul: string): Promise<MeshModel[]> {
-    this.requireSoul(soul)
-    const sensitivity = soulSensitivity(this.init.manifest, soul)
+    this.#requireSoul(soul)
+    const sensitivity = soulSensitivity(this.#init.manifest, soul)
     const byId = new Map<string, MeshModel>()
     const backends = new Set(
-      this.init.adverts().flatMap((advert) => advert.backends.map((backend) => backend.name)),
+      this.#init.adverts().flatMap((advert) => advert.backends.map((backend) => backend.name)),
     )
     for (const backend of backends) {
       const { eligible } = rankOwners(
-        await this.candidates(backend),
-        this.rankOptions(soul, sensitivity, backend),
+        await this.#candidates(backend),
+        this.#rankOptions(soul, sensitivity, backend),
       )
       for (const owner of eligible) {
         for (const model of owner.models) {
@@ -182,21 +186,21 @@ export class MeshRouter implements Mesh {
   }
 
   /** Resolves the backend, model and eligible owners of a request, or throws the right MeshError. */
-  private async resolve(soul: string, requested: string): Promise<Target> {
-    this.requireSoul(soul)
-    const { manifest } = this.init
+  async #resolve(soul: string, requested: string): Promise<Target> {
+    this.#requireSoul(soul)
+    const { manifest } = this.#init
     const sensitivity = soulSensitivity(manifest, soul)
-    const { backend, model: named } = await this.splitModel(soul, requested)
-    const all = await this.candidates(backend)
+    const { backend, model: named } = await this.#splitModel(soul, requested)
+    const all = await this.#candidates(backend)
     if (all.length === 0)
       throw new MeshError('UNKNOWN_BACKEND', `no node of the federation offers backend "${backend}"`)
-    const model = named === '' ? this.defaultModel(soul, backend, all) : named
+    const model = named === '' ? this.#defaultModel(soul, backend, all) : named
     const withModel = all.filter((owner) => offersModel(owner.models, model))
     if (withModel.length === 0) {
       throw new MeshError('UNKNOWN_MODEL', `backend "${backend}" has no model "${model}"`)
     }
     // Trust first (a refusal names the rule), then liveness among the owners the rules allow.
-    const { eligible, refused } = rankOwners(withModel, this.rankOptions(soul, sensitivity, backend))
+    const { eligible, refused } = rankOwners(withModel, this.#rankOptions(soul, sensitivity, backend))
     if (eligible.length === 0) {
       const reasons = refused.map((entry) => entry.error.message).join('; ')
       throw new MeshError('NO_ELIGIBLE_OWNER', `trust rules leave no owner of "${backend}": ${reasons}`)
@@ -212,31 +216,31 @@ export class MeshRouter implements Mesh {
     return { backend, model, sensitivity, owners: live }
   }
 
-  private rankOptions(soul: string, sensitivity: TrustLevel, backend: string) {
-    const self = this.init.self.node
+  #rankOptions(soul: string, sensitivity: TrustLevel, backend: string) {
+    const self = this.#init.self.node
     return { sensitivity, soul, callerTrust: self.trust, caller: self.name, backend }
   }
 
   /** DESIGN.md: split at the first `/`; if the head names a backend, the rest is its model. */
-  private async splitModel(soul: string, requested: string): Promise<{ backend: string; model: string }> {
+  async #splitModel(soul: string, requested: string): Promise<{ backend: string; model: string }> {
     const slash = requested.indexOf('/')
     const head = slash < 0 ? requested : requested.slice(0, slash)
-    if (head !== '' && (await this.isBackend(head))) {
+    if (head !== '' && (await this.#isBackend(head))) {
       return { backend: head, model: slash < 0 ? '' : requested.slice(slash + 1) }
     }
-    return { backend: this.defaultBackend(soul), model: requested }
+    return { backend: this.#defaultBackend(soul), model: requested }
   }
 
-  private async isBackend(name: string): Promise<boolean> {
-    const inManifest = this.init.manifest.federation.nodes.some((node) =>
+  async #isBackend(name: string): Promise<boolean> {
+    const inManifest = this.#init.manifest.federation.nodes.some((node) =>
       node.backends.some((backend) => backend.name === name),
     )
-    return inManifest || (await this.init.ownersOfBackend(name)).length > 0
+    return inManifest || (await this.#init.ownersOfBackend(name)).length > 0
   }
 
   /** The soul's `backend`, else the first backend (own node's first) whose owner the soul may send to. */
-  private defaultBackend(soul: string): string {
-    const { manifest } = this.init
+  #defaultBackend(soul: string): string {
+    const { manifest } = this.#init
     const configured = manifest.souls?.[soul]?.backend
     if (configured !== undefined) return configured
     const sensitivity = soulSensitivity(manifest, soul)
@@ -258,8 +262,8 @@ export class MeshRouter implements Mesh {
     )
   }
 
-  private defaultModel(soul: string, backend: string, owners: Candidate[]): string {
-    const settings = this.init.manifest.souls?.[soul]
+  #defaultModel(soul: string, backend: string, owners: Candidate[]): string {
+    const settings = this.#init.manifest.souls?.[soul]
     if (settings?.model !== undefined && (settings.backend === undefined || settings.backend === backend)) {
       return settings.model
     }
@@ -270,17 +274,17 @@ export class MeshRouter implements Mesh {
   }
 
   /** Owners of `backend` that are members (those heartbeats say are dead are flagged). */
-  private async candidates(backend: string): Promise<Candidate[]> {
-    const { self } = this.init
+  async #candidates(backend: string): Promise<Candidate[]> {
+    const { self } = this.#init
     const candidates: Candidate[] = []
-    for (const advert of await this.init.ownersOfBackend(backend)) {
-      const node = this.init.nodeOfPeer(advert.peerId)
+    for (const advert of await this.#init.ownersOfBackend(backend)) {
+      const node = this.#init.nodeOfPeer(advert.peerId)
       if (node === undefined) continue
       const config = node.backends.find((entry) => entry.name === backend)
       const advertised = advert.backends.find((entry) => entry.name === backend)
-      const health = this.init.health?.(advert.peerId, backend) ?? {}
+      const health = this.#init.health?.(advert.peerId, backend) ?? {}
       const local = advert.peerId === self.peerId.toString()
-      if (local && this.init.localBackend(backend) === undefined) continue
+      if (local && this.#init.localBackend(backend) === undefined) continue
       // Heartbeats say it is gone (crashed, or on the other side of a partition): trying it would
       // only wait out a dial timeout, so the request fails fast or goes to a live owner instead.
       const dead = !local && health.state === 'dead'
@@ -289,7 +293,7 @@ export class MeshRouter implements Mesh {
         name: node.name,
         trust: node.trust,
         backendMinTrust: config === undefined ? node.trust : backendMinTrust(node, config),
-        connected: local || this.init.isConnected(advert.peerId),
+        connected: local || this.#init.isConnected(advert.peerId),
         local,
         dead,
         models: advertised?.models ?? [],
@@ -304,14 +308,14 @@ export class MeshRouter implements Mesh {
     return candidates
   }
 
-  private requireSoul(soul: string): void {
+  #requireSoul(soul: string): void {
     if (!this.hostsSoul(soul)) {
-      throw new MeshError('FOREIGN_SOUL', `soul "${soul}" is not hosted by ${this.init.self.node.name}`)
+      throw new MeshError('FOREIGN_SOUL', `soul "${soul}" is not hosted by ${this.#init.self.node.name}`)
     }
   }
 
   /** Maps the failover's final error to the mesh codes (502 failed / 503 unreachable). */
-  private exhausted(error: unknown): unknown {
+  #exhausted(error: unknown): unknown {
     if (!(error instanceof RoutingError) || error.afterFirstToken) return error
     // Owners (or their providers) that asked us to slow down: say so (429), not "failed".
     const cause = error.cause as { code?: string } | undefined

@@ -1,6 +1,6 @@
 /**
  * The owner's re-check of both trust rules, from the manifest, for
- * `LlmService`'s `authorize`: the caller is judged by its authenticated peer
+ * `LLMService`'s `authorize`: the caller is judged by its authenticated peer
  * ID (never by a claim in the frame), and a soul's sensitivity is the larger
  * of what the frame says and what the manifest says.
  */
@@ -68,7 +68,7 @@ export interface OwnerAuthorizerOptions {
 }
 
 /**
- * The owner's `authorize` for `LlmService`: a member that has just joined may
+ * The owner's `authorize` for `LLMService`: a member that has just joined may
  * call before its advert reached us, so an unknown caller's advert is read
  * from the caller first (bounded), then both trust rules are judged against
  * the manifest in force. A stranger's advert is refused, so it stays unknown.

@@ -64,7 +64,7 @@ describe('OwnerQueue', () => {
   })
 })
 
-describe('LlmClient per-owner queue (real nodes)', () => {
+describe('LLMClient per-owner queue (real nodes)', () => {
   const mesh = new TestMesh()
   afterEach(() => mesh.stopAll())
 

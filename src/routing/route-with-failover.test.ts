@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ChatPart } from '../llm/types.js'
 import type { ClawmeshNode } from '../net/create-node.js'
 import { RoutingError, TrustError } from './errors.js'
-import type { ChatCall, LlmClient } from './llm-client.js'
+import type { ChatCall, LLMClient } from './llm-client.js'
 import { callWithFailover, routeWithFailover } from './route-with-failover.js'
 import { type OwnerCandidate, rankOwners } from './select-owner.js'
 import { SCRIPTED_REPLY, ScriptedBackend, textParts } from './testing/scripted-backend.js'
@@ -37,7 +37,7 @@ describe('failover across two owners of one backend (real nodes)', () => {
     await mesh.owner(nodes[0]!, [first], authorize ? { authorize } : {})
     await mesh.owner(nodes[1]!, [second])
     const callerNode = await mesh.node()
-    const client: LlmClient = await mesh.client(callerNode, nodes)
+    const client: LLMClient = await mesh.client(callerNode, nodes)
     // Both healthy, equally loaded: the first in rank is decided by connection state and peer ID.
     const owners: Owner[] = nodes.map((node, index) => ({
       node,

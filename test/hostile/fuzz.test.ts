@@ -31,7 +31,7 @@ import { installXsalsa20Chunking } from '../../src/net/pnet-cipher-fix.js'
 import { createPeer, type Peer } from '../../src/peer.js'
 import { FrameReader } from '../../src/routing/frame-reader.js'
 import { parseResponseFrame } from '../../src/routing/frames.js'
-import { LlmClient } from '../../src/routing/llm-client.js'
+import { LLMClient } from '../../src/routing/llm-client.js'
 import { freePort, repoRoot, waitFor } from '../cli-process.js'
 import {
   concat,
@@ -607,7 +607,7 @@ describe('fuzz: a live peer under hostile input from a member and a stranger', (
     expect(completion.choices[0]?.message.content).toBe('Hello, world!')
     // Straight over /clawmesh/llm from the member's node: after the gossip flood the target's gossipsub has
     // graylisted the member (its garbage was rejected), so the member's router hears no beats from the target.
-    const client = new LlmClient({ node: member.parts.node })
+    const client = new LLMClient({ node: member.parts.node })
     let text = ''
     try {
       for await (const part of client.chat(peerIdFromString(ready.peerId), {

@@ -3,14 +3,14 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { LLMBackend } from '../../llm/types.js'
 import type { ClawmeshNode } from '../../net/create-node.js'
 import { createNode } from '../../net/create-node.js'
-import { LlmClient, type LlmClientInit } from '../llm-client.js'
-import { type AuthorizeContext, LlmService, type LlmServiceLimits } from '../llm-service.js'
+import { LLMClient, type LLMClientOptions } from '../llm-client.js'
+import { type AuthorizeContext, LLMService, type LLMServiceLimits } from '../llm-service.js'
 
 /** Tracks what a test started so `stopAll` can clean up. */
 export class TestMesh {
   readonly nodes: ClawmeshNode[] = []
-  readonly services: LlmService[] = []
-  readonly clients: LlmClient[] = []
+  readonly services: LLMService[] = []
+  readonly clients: LLMClient[] = []
 
   /** Starts a node on 127.0.0.1 with a fresh Ed25519 key. */
   async node(): Promise<ClawmeshNode> {
@@ -19,17 +19,17 @@ export class TestMesh {
     return node
   }
 
-  /** Starts an `LlmService` on `node` serving `backends` by name. */
+  /** Starts an `LLMService` on `node` serving `backends` by name. */
   async owner(
     node: ClawmeshNode,
     backends: LLMBackend[],
     options: {
-      limits?: LlmServiceLimits
+      limits?: LLMServiceLimits
       authorize?: (context: AuthorizeContext) => void | Promise<void>
     } = {},
-  ): Promise<LlmService> {
+  ): Promise<LLMService> {
     const byName = new Map(backends.map((backend) => [backend.name, backend]))
-    const service = new LlmService({
+    const service = new LLMService({
       node,
       resolveBackend: (name) => byName.get(name),
       authorize: options.authorize ?? (() => {}),
@@ -40,14 +40,14 @@ export class TestMesh {
     return service
   }
 
-  /** An `LlmClient` on `node`, already connected to `owners`. */
+  /** An `LLMClient` on `node`, already connected to `owners`. */
   async client(
     node: ClawmeshNode,
     owners: ClawmeshNode[],
-    init: Omit<LlmClientInit, 'node'> = {},
-  ): Promise<LlmClient> {
+    init: Omit<LLMClientOptions, 'node'> = {},
+  ): Promise<LLMClient> {
     for (const owner of owners) await node.dial(owner.getMultiaddrs()[0]!)
-    const client = new LlmClient({ node, ...init })
+    const client = new LLMClient({ node, ...init })
     this.clients.push(client)
     return client
   }

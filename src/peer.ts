@@ -53,7 +53,8 @@ import { Gatekeeper } from './net/gatekeeper.js'
 import { listenMultiaddr } from './net/listen-address.js'
 import { followManifest } from './peer/follow-manifest.js'
 import { Peer } from './peer/running-peer.js'
-import { type PeerService, startAll } from './peer/services.js'
+import { type PeerService, startAll, stopAll } from './peer/services.js'
+import { peerStatus } from './peer/status.js'
 import { LLMClient } from './routing/llm-client.js'
 import { LLMService } from './routing/llm-service.js'
 import { MeshRouter } from './routing/mesh-router.js'
@@ -177,7 +178,12 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
     ...(options.colocated === true ? { ipColocationFactorWeight: 0, inboundConnectionThreshold: 1_000 } : {}),
   })
   const apiAddress = options.api === undefined ? nodeApiAddress(nodeConfig) : options.api
-  const discovery: DiscoveryService = new DiscoveryService({
+  const models = new ModelWatcher({
+    configs: nodeConfig.backends,
+    backends,
+    ...(options.modelRefreshMs === undefined ? {} : { intervalMs: options.modelRefreshMs }),
+  })
+  const discovery = new DiscoveryService({
     node,
     privateKey: identity.privateKey,
     store: adverts,
@@ -197,12 +203,7 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
       ...(apiAddress === false ? {} : { api: apiAddress }),
     }),
   })
-  const models = new ModelWatcher({
-    configs: nodeConfig.backends,
-    backends,
-    ...(options.modelRefreshMs === undefined ? {} : { intervalMs: options.modelRefreshMs }),
-    onChange: () => void discovery.publishSoon(),
-  })
+  models.subscribe(() => void discovery.publishSoon())
   const limits = limitSettings(manifest)
   const localBackend = (backend: string): LLMBackend | undefined =>
     backends.has(backend) ? backends.get(backend) : undefined
@@ -280,31 +281,6 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
     node.hangUp(peerIdFromString(event.peerId)).catch(() => undefined)
   })
 
-  // A newer signed manifest takes effect in every room at once; what cannot is logged as restart-only.
-  let peer: Peer | undefined
-  manifests.subscribe(({ manifest: next }, { manifest: previous }) =>
-    followManifest(
-      {
-        name,
-        node,
-        adverts,
-        members,
-        gatekeeper,
-        mesh,
-        missionControl,
-        llmClient,
-        llmService,
-        membership,
-        log,
-        setNodeConfig: (own) => {
-          nodeConfig = own
-        },
-        stop: () => (peer as Peer).stop(),
-      },
-      next,
-      previous,
-    ),
-  )
   const manifestSync = new ManifestSync({
     node,
     current: () => ({ manifest: manifests.manifest, text: manifests.current().text }),
@@ -317,11 +293,21 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
     isMember: (peerId) => members.isMember(peerId),
     log: log.child('manifest'),
   })
+  const status = peerStatus({
+    self: { peerId: node.peerId.toString(), name },
+    node,
+    manifests,
+    adverts,
+    membership,
+    missionControl,
+    inFlight: () => llmService.inFlight(),
+    log,
+  })
   const statusService = new StatusService({
     node,
     isMissionControl: () => missionControl.isLeader(),
     missionControl: () => missionControl.missionControl(),
-    view: () => (peer as Peer).status('mission-control'),
+    view: () => status.own('mission-control'),
     isMember: (peerId) => membership.member(peerId) !== undefined,
     log: log.child('status'),
   })
@@ -341,7 +327,7 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
       log: log.child('api'),
       routes: [
         ...peerRoutes({
-          statusView: () => (peer as Peer).statusView(),
+          statusView: () => status.resolved(),
           metrics,
           offerManifest: (text) => manifestSync.offer(text, 'local API'),
         }),
@@ -381,7 +367,36 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
     { name: 'heartbeats', start: () => heartbeats.start(), stop: () => heartbeats.stop() },
     { name: 'gatekeeper', start: () => gatekeeper.start(node), stop: () => gatekeeper.stop() },
   ]
-  peer = new Peer({
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= stopAll(services, log).then(() => log.info('peer stopped'))
+    return stopping
+  }
+  // A newer signed manifest takes effect in every room at once; what cannot is logged as restart-only.
+  manifests.subscribe(({ manifest: next }, { manifest: previous }) =>
+    followManifest(
+      {
+        name,
+        node,
+        adverts,
+        members,
+        gatekeeper,
+        mesh,
+        missionControl,
+        llmClient,
+        llmService,
+        membership,
+        log,
+        setNodeConfig: (own) => {
+          nodeConfig = own
+        },
+        stop,
+      },
+      next,
+      previous,
+    ),
+  )
+  const peer = new Peer({
     parts: {
       node,
       manifests,
@@ -403,9 +418,9 @@ async function startPeer(options: PeerOptions, lock: DataDirLock): Promise<Peer>
     },
     name,
     dataDir: options.dataDir,
-    services,
+    stop,
+    status,
     api: () => api,
-    log,
   })
   await startAll(services, log)
   return peer

@@ -15,14 +15,13 @@ export interface ModelWatcherOptions {
   intervalMs?: number
   /** Time one backend's list may take. Default: 3 s. */
   timeoutMs?: number
-  /** Called after a read that changed a list. */
-  onChange(): void
 }
 
 /** Watches the model lists of local backends. */
 export class ModelWatcher {
   readonly #options: ModelWatcherOptions
   readonly #models = new Map<string, string[]>()
+  readonly #listeners = new Set<() => void>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(options: ModelWatcherOptions) {
@@ -32,6 +31,12 @@ export class ModelWatcher {
   /** The last list read for `backend` (empty before the first read or when it never answered). */
   models(backend: string): string[] {
     return this.#models.get(backend) ?? []
+  }
+
+  /** Registers a listener of changed lists; returns its remover. */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
   }
 
   /** Reads every list once (bounded), reporting a change. */
@@ -52,7 +57,7 @@ export class ModelWatcher {
         this.#models.set(config.name, models)
       }),
     )
-    if (changed) this.#options.onChange()
+    if (changed) for (const listener of this.#listeners) listener()
   }
 
   /** Reads now, then on the timer. */

@@ -1,30 +1,25 @@
-/** A running peer: its public face, and (internal) the rooms it is built from. */
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerMetrics } from '../api/metrics.js'
 import type { ApiServer } from '../api/server.js'
-import { buildStatusView, type StatusView } from '../api/status-view.js'
+import type { StatusView } from '../api/status-view.js'
 import type { Manifest, ManifestInForce } from '../config/index.js'
 import type { ManifestSync } from '../control/manifest-sync.js'
 import type { MissionControl } from '../control/mission-control.js'
-import { fetchViewFrom, type StatusService } from '../control/status-protocol.js'
-import { resolveStatusView } from '../control/status-view-source.js'
+import type { StatusService } from '../control/status-protocol.js'
 import type { AdvertStore } from '../discovery/advert-store.js'
 import type { DiscoveryService } from '../discovery/discovery-service.js'
 import type { HeartbeatService } from '../health/heartbeat-service.js'
-import { memberLiveness } from '../health/member-facts.js'
 import type { MembershipView } from '../health/membership.js'
 import type { MemberDirectory } from '../identity/member-directory.js'
 import type { ModelWatcher } from '../llm/model-watcher.js'
 import type { BackendRegistry } from '../llm/registry.js'
 import type { ChatPart, EmbedResponse } from '../llm/types.js'
-import type { Logger } from '../log.js'
 import type { ClawmeshNode } from '../net/create-node.js'
 import type { Gatekeeper } from '../net/gatekeeper.js'
 import type { LLMClient } from '../routing/llm-client.js'
 import type { LLMService } from '../routing/llm-service.js'
 import type { MeshCallOptions, MeshChatRequest, MeshEmbedRequest, MeshModel } from '../routing/mesh.js'
 import type { MeshRouter } from '../routing/mesh-router.js'
-import { type PeerService, stopAll } from './services.js'
+import type { PeerStatus } from './status.js'
 
 /** The rooms of a running peer, for tests and tools that look inside; not the library face. */
 export interface PeerParts {
@@ -57,27 +52,26 @@ export class Peer {
   readonly dataDir: string
   /** @internal The rooms this peer is built from (tests, benches). */
   readonly parts: PeerParts
-  readonly #services: readonly PeerService[]
+  readonly #stop: () => Promise<void>
+  readonly #status: PeerStatus
   readonly #api: () => ApiServer | undefined
-  readonly #log: Logger
-  #stopping: Promise<void> | undefined
 
   /** @internal Built by `createPeer`. */
   constructor(init: {
     parts: PeerParts
     name: string
     dataDir: string
-    services: readonly PeerService[]
+    stop: () => Promise<void>
+    status: PeerStatus
     api: () => ApiServer | undefined
-    log: Logger
   }) {
     this.parts = init.parts
     this.peerId = init.parts.node.peerId.toString()
     this.name = init.name
     this.dataDir = init.dataDir
-    this.#services = init.services
+    this.#stop = init.stop
+    this.#status = init.status
     this.#api = init.api
-    this.#log = init.log
   }
 
   /** The manifest in force (replaced when a newer signed version is adopted). */
@@ -117,33 +111,16 @@ export class Peer {
 
   /** This peer's own view of the federation (adverts plus its membership view), marked `source`. */
   status(source: StatusView['source'] = 'self'): StatusView {
-    const { manifests, adverts, membership, missionControl } = this.parts
-    return buildStatusView({
-      manifest: manifests.manifest,
-      self: { peerId: this.peerId, name: this.name },
-      adverts: adverts.all(),
-      liveness: memberLiveness(membership, () => this.inFlight()),
-      missionControl: missionControl.missionControl() ?? null,
-      source,
-    })
+    return this.#status.own(source)
   }
 
   /** The view `GET /status` answers: the Mission Control's (fetched within ~1 s), else this peer's own. */
   statusView(): Promise<StatusView> {
-    const { missionControl, node } = this.parts
-    return resolveStatusView({
-      self: { peerId: this.peerId, name: this.name },
-      isMissionControl: () => missionControl.isLeader(),
-      missionControl: () => missionControl.missionControl(),
-      ownView: (source) => this.status(source),
-      fetchView: (peerId, options) => fetchViewFrom(node, peerIdFromString(peerId), options),
-      log: this.#log.child('status'),
-    })
+    return this.#status.resolved()
   }
 
   /** Stops every service in the reverse of its start order (once; later calls wait for the first). */
   stop(): Promise<void> {
-    this.#stopping ??= stopAll(this.#services, this.#log).then(() => this.#log.info('peer stopped'))
-    return this.#stopping
+    return this.#stop()
   }
 }

@@ -30,6 +30,30 @@ export interface ApiServerOptions {
   port: number
   routes: Route[]
   log: Logger
+  /** Connections open at once; more are closed on arrival. Default: 4096. */
+  maxConnections?: number
+}
+
+/** Default cap on open connections to one API. */
+export const DEFAULT_MAX_API_CONNECTIONS = 4096
+
+/** Is `host` (an address or name, without port or brackets) a loopback one? */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+/**
+ * DNS rebinding guard of a loopback API: a web page on another origin whose
+ * name was made to resolve to 127.0.0.1 still sends its own name in `Host`.
+ * Only loopback names and the bound address are accepted (a request without
+ * `Host`, HTTP/1.0, carries no name to judge and passes).
+ */
+export function hostAllowed(hostHeader: string | undefined, boundHost: string): boolean {
+  if (hostHeader === undefined || hostHeader === '') return true
+  const name = hostHeader.startsWith('[')
+    ? hostHeader.slice(1, hostHeader.indexOf(']'))
+    : (hostHeader.split(':')[0] ?? '')
+  return isLoopbackHost(name.toLowerCase()) || name === boundHost
 }
 
 /** A running API server. */
@@ -61,6 +85,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const { log } = options
   const routes = new Map(options.routes.map((route) => [`${route.method} ${route.path}`, route.handler]))
   const paths = new Set(options.routes.map((route) => route.path))
+  const loopback = isLoopbackHost(options.host.replace(/^\[|\]$/g, ''))
   const server = createServer((request, response) => {
     let url: URL
     try {
@@ -68,6 +93,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     } catch {
       // An absolute-form target such as `http://[x` is not a URL: thrown here, it would crash the process.
       sendJson(response, 400, new HttpError(400, 'BAD_URL', 'request target is not a valid URL').toBody())
+      return
+    }
+    if (loopback && !hostAllowed(request.headers.host, options.host)) {
+      const error = new HttpError(
+        403,
+        'HOST_NOT_ALLOWED',
+        `Host "${request.headers.host}" is not this loopback API (DNS rebinding guard): use 127.0.0.1, localhost or [::1]`,
+      )
+      sendJson(response, 403, error.toBody())
       return
     }
     const handler = routes.get(`${request.method ?? 'GET'} ${url.pathname}`)
@@ -100,6 +134,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   server.headersTimeout = 10_000
   server.requestTimeout = 0
   server.keepAliveTimeout = 5_000
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_API_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port, options.host, () => {

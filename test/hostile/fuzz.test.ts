@@ -411,7 +411,7 @@ function httpAttack(port: number, rng: Rng, index: number): Promise<string> {
     '',
   ])
   const post = (body: string | Uint8Array, extra = '', length?: number) => [
-    `POST ${rng.pick(['/v1/chat/completions', '/v1/embeddings'])} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${soulHeader}` +
+    `POST ${rng.pick(['/v1/chat/completions', '/v1/embeddings'])} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${soulHeader}` +
       `content-type: application/json\r\ncontent-length: ${length ?? Buffer.byteLength(body)}\r\n${extra}\r\n`,
     body,
   ]
@@ -430,7 +430,7 @@ function httpAttack(port: number, rng: Rng, index: number): Promise<string> {
         '/v1/models?x',
       ])
       return httpRaw(port, [
-        `${rng.pick(['GET', 'POST', 'PUT', 'X'])} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        `${rng.pick(['GET', 'POST', 'PUT', 'X'])} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
       ])
     }
     case 2: // malformed JSON
@@ -450,13 +450,13 @@ function httpAttack(port: number, rng: Rng, index: number): Promise<string> {
           `x-${rng.int(1e6)}: ${rng.chance(0.05) ? 'v'.repeat(20_000) : rng.text(20).replaceAll('\r', '').replaceAll('\n', '').replaceAll('\u0000', '')}\r\n`,
       ).join('')
       return httpRaw(port, [
-        `GET ${rng.pick(['/status', '/metrics', '/v1/models', '/healthz', '/'])} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${soulHeader}${headers}\r\n`,
+        `GET ${rng.pick(['/status', '/metrics', '/v1/models', '/healthz', '/'])} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${soulHeader}${headers}\r\n`,
       ])
     }
     default:
       // chunked encoding with bad chunk sizes
       return httpRaw(port, [
-        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${soulHeader}transfer-encoding: chunked\r\n\r\n`,
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${soulHeader}transfer-encoding: chunked\r\n\r\n`,
         rng.pick(['zz\r\n{}\r\n0\r\n\r\n', 'ffffffffff\r\n{', '2\r\n{}\r\n0\r\n\r\n', `${rng.text(4)}\r\n`]),
       ])
   }
@@ -646,7 +646,7 @@ describe('fuzz: a live peer under hostile input from a member and a stranger', (
       // headers one byte per second: node's headersTimeout (10 s)
       httpRaw(
         Number(new URL(ready.apiUrl).port),
-        [...'GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n'],
+        [...'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: yes\r\n'],
         1_000,
         40_000,
       ),
@@ -654,7 +654,7 @@ describe('fuzz: a live peer under hostile input from a member and a stranger', (
       httpRaw(
         Number(new URL(ready.apiUrl).port),
         [
-          'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nx-clawmesh-soul: inbox-triage\r\ncontent-length: 500\r\n\r\n',
+          'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nx-clawmesh-soul: inbox-triage\r\ncontent-length: 500\r\n\r\n',
           ...'{"model":"private/llama3:latest","messages":[',
         ],
         1_000,

@@ -15,7 +15,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { ClawmeshError } from '../errors.js'
 import { DHT_PROTOCOL } from './constants.js'
-import { installXsalsa20Chunking } from './pnet-cipher-fix.js'
+import { installPnetCipherFix } from './pnet-cipher-fix.js'
 import { installStackPatches } from './stack-patches.js'
 
 /** The services every clawmesh node carries. */
@@ -199,8 +199,8 @@ export class DhtRecordRefusedError extends ClawmeshError {
 
 /** Creates (and by default starts) a clawmesh libp2p node. */
 export async function createNode(options: CreateNodeOptions): Promise<ClawmeshNode> {
-  // The pnet cipher's shared WASM memory grows without bound across connections (src/net/pnet-cipher-fix.ts).
-  if (options.psk !== undefined) installXsalsa20Chunking()
+  // The pnet cipher crashes on large writes and leaks two WASM slots per connection (src/net/pnet-cipher-fix.ts).
+  if (options.psk !== undefined) installPnetCipherFix()
   // Less work per frame in @libp2p/tcp, yamux and Noise's reader (src/net/stack-patches.ts).
   installStackPatches()
   const peerDiscovery = options.bootstrap?.length ? [bootstrap({ list: options.bootstrap, timeout: 0 })] : []

@@ -27,7 +27,7 @@ import { startFakeProvider } from '../../src/llm/testing/start-fake-provider.js'
 import { createLogger } from '../../src/log.js'
 import { DHT_PROTOCOL, HEALTH_TOPIC, LLM_PROTOCOL, STATUS_PROTOCOL } from '../../src/net/constants.js'
 import { type ClawmeshNode, createNode } from '../../src/net/create-node.js'
-import { installXsalsa20Chunking } from '../../src/net/pnet-cipher-fix.js'
+import { installPnetCipherFix } from '../../src/net/pnet-cipher-fix.js'
 import { createPeer, type Peer } from '../../src/peer.js'
 import { FrameReader } from '../../src/routing/frame-reader.js'
 import { parseResponseFrame } from '../../src/routing/frames.js'
@@ -48,7 +48,7 @@ import {
 import type { TargetConfig, TargetReport } from './target-peer.js'
 
 // The attackers (this process) must not crash on the pnet cipher bug; the target runs the unpatched library.
-installXsalsa20Chunking()
+installPnetCipherFix()
 
 const SEED = Number(process.env.CLAWMESH_FUZZ_SEED ?? 20_260_601)
 /** The peer's heap after the run (after full GCs) may exceed its heap before by at most this. */

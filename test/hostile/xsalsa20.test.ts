@@ -1,12 +1,15 @@
 /**
- * The pnet cipher crash found by the fuzz run (see src/net/pnet-cipher-fix.ts), shown
- * on the library in a fresh process, and the 64 KiB chunking that avoids it.
+ * The two faults of the pnet cipher (`xsalsa20` 1.2.0 under `@libp2p/pnet`, see
+ * src/net/pnet-cipher-fix.ts): each shown on the unpatched library in a fresh process (its WASM
+ * memory is per process), then the exported fix, `installPnetCipherFix`, shown in this one.
  */
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import { installPnetCipherFix, loadXsalsa20, xsalsa20Footprint } from '../../src/net/pnet-cipher-fix.js'
 import { repoRoot } from '../cli-process.js'
 
-/** Runs `body` in a fresh Node process (the WASM memory is per process) and returns its stdout. */
+/** Runs `body` against the unpatched library in a fresh Node process and returns its output. */
 function fresh(body: string): string {
   const script = `
     const { createRequire } = require('node:module')
@@ -18,7 +21,12 @@ function fresh(body: string): string {
   return `${result.stdout}${result.stderr}`.trim()
 }
 
-describe('xsalsa20 (pnet cipher) memory growth', () => {
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+/** 3,000,001 bytes: over 45 of the fix's 64 KiB pieces, and not a multiple of the 64-byte block. */
+const INPUT_SCRIPT = 'Uint8Array.from({ length: 3_000_001 }, (_, i) => (i * 7) & 255)'
+const input = Uint8Array.from({ length: 3_000_001 }, (_, i) => (i * 7) & 255)
+
+describe('xsalsa20 (pnet cipher), unpatched library', () => {
   it('three connections writing 1 MiB at a time exhaust the shared WASM memory and throw', () => {
     const out = fresh(`
       const xs = [X(nonce, key), X(nonce, key), X(nonce, key)]
@@ -30,17 +38,64 @@ describe('xsalsa20 (pnet cipher) memory growth', () => {
     )
   })
 
-  it('the same writes in 64 KiB pieces never throw and give the same ciphertext', () => {
+  it('two ciphers per connection never finalized (what @libp2p/pnet does): no new cipher after 5,118 connections', () => {
     const out = fresh(`
-      const chunked = (x, input) => { const out = new Uint8Array(input.length)
-        for (let at = 0; at < input.length; at += 65536) x.update(input.subarray(at, at + 65536), out.subarray(at, at + 65536))
-        return out }
-      const xs = [X(nonce, key), X(nonce, key), X(nonce, key)]
-      for (let round = 0; round < 200; round++) for (const x of xs) chunked(x, new Uint8Array(1 << 20))
-      const input = Uint8Array.from({ length: 3_000_001 }, (_, i) => i & 255)
-      const whole = X(nonce, key).update(input)
-      const pieces = chunked(X(nonce, key), input)
-      console.log(Buffer.compare(Buffer.from(whole), Buffer.from(pieces)) === 0 ? 'same' : 'different')`)
-    expect(out).toBe('same')
+      let connections = 0
+      try { for (; connections < 10000; connections++) { X(nonce, key); X(nonce, key) } console.log('no error') }
+      catch (error) { console.log('threw at connection', connections, error.message) }`)
+    expect(out).toBe('threw at connection 5118 offset is out of bounds')
+  })
+})
+
+describe('xsalsa20 with the exported fix (installPnetCipherFix)', () => {
+  it('the same 1 MiB writes never throw and never grow the memory past its 10 initial pages', () => {
+    installPnetCipherFix()
+    const X = loadXsalsa20()
+    const before = xsalsa20Footprint()
+    const key = new Uint8Array(32)
+    const xs = [0, 1, 2].map(() => X(new Uint8Array(24), key))
+    for (let round = 0; round < 200; round++) for (const x of xs) x.update(new Uint8Array(1 << 20))
+    const slots = xs.map((x) => x._xor!._pointer)
+    for (const x of xs) x.finalize()
+    const after = xsalsa20Footprint()
+    expect(before.memoryBytes).toBe(655_360)
+    expect(after.memoryBytes).toBe(655_360)
+    expect(slots).toContain(after.nextSlot) // the three slots went back to the free list (last in, first out)
+  })
+
+  it("gives the library's own ciphertext: patched in this process, unpatched whole update in a fresh one", () => {
+    installPnetCipherFix()
+    const reference = fresh(`
+      const out = X(nonce, key).update(${INPUT_SCRIPT})
+      console.log(require('node:crypto').createHash('sha256').update(out).digest('hex'))`)
+    const cipher = loadXsalsa20()(new Uint8Array(24), new Uint8Array(32))
+    const whole = cipher.update(input)
+    cipher.finalize()
+    const split = loadXsalsa20()(new Uint8Array(24), new Uint8Array(32))
+    const pieces = new Uint8Array(input.length)
+    for (let at = 0; at < input.length; at += 1_000_003)
+      pieces.set(split.update(input.subarray(at, at + 1_000_003)), at)
+    split.finalize()
+    expect(reference).toMatch(/^[0-9a-f]{64}$/)
+    expect(sha256(whole)).toBe(reference)
+    expect(sha256(pieces)).toBe(reference)
+  })
+
+  it('50,000 ciphers created and finalized one after another all share one slot; a second finalize is a no-op', () => {
+    installPnetCipherFix()
+    const X = loadXsalsa20()
+    const slots = new Set<number>()
+    for (let index = 0; index < 50_000; index++) {
+      const cipher = X(new Uint8Array(24), new Uint8Array(32))
+      slots.add(cipher._xor!._pointer)
+      cipher.finalize()
+      cipher.finalize()
+    }
+    expect(slots.size).toBe(1)
+    // Had the double finalize pushed the slot twice, these two would share it.
+    const [a, b] = [X(new Uint8Array(24), new Uint8Array(32)), X(new Uint8Array(24), new Uint8Array(32))]
+    expect(a._xor!._pointer).not.toBe(b._xor!._pointer)
+    a.finalize()
+    b.finalize()
   })
 })

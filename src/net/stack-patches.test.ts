@@ -4,7 +4,41 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ScriptedBackend } from '../routing/testing/scripted-backend.js'
 import { TestMesh } from '../routing/testing/test-mesh.js'
-import { installStackPatches, stackPatchesInstalled } from './stack-patches.js'
+import { StackPatchStaleError } from './patch-target.js'
+import { checkStackPatchTargets, installStackPatches, stackPatchesInstalled } from './stack-patches.js'
+
+describe('libp2p stack patches: install-time checks', () => {
+  it('pass on the pinned libraries and throw STACK_PATCH_STALE naming a target that is gone', async () => {
+    const { YamuxStream, StreamState } = await import('@chainsafe/libp2p-yamux/stream')
+    const { AbstractMessageStream } = await import('@libp2p/utils')
+    const libraries = { Socket, AbstractMessageStream, YamuxStream, StreamState, LengthPrefixedDecoder }
+    expect(() => checkStackPatchTargets()).not.toThrow()
+    expect(() => checkStackPatchTargets(libraries)).not.toThrow()
+    const stale = [
+      [{ YamuxStream: class {} }, '@chainsafe/libp2p-yamux YamuxStream.prototype.sendWindowUpdate'],
+      [{ StreamState: { Established: 1 } }, '@chainsafe/libp2p-yamux StreamState.SYNSent'],
+      [{ AbstractMessageStream: class {} }, '@libp2p/utils AbstractMessageStream.prototype.processSendQueue'],
+      [
+        {
+          LengthPrefixedDecoder: class {
+            decode() {}
+          },
+        },
+        '@libp2p/utils LengthPrefixedDecoder instance .lengthDecoder',
+      ],
+    ] as const
+    for (const [change, target] of stale) {
+      let thrown: unknown
+      try {
+        checkStackPatchTargets({ ...libraries, ...change })
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toBeInstanceOf(StackPatchStaleError)
+      expect(thrown).toMatchObject({ code: 'STACK_PATCH_STALE', target })
+    }
+  })
+})
 
 describe('libp2p stack patches (real libp2p nodes, yamux over Noise over TCP)', () => {
   const mesh = new TestMesh()

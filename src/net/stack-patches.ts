@@ -2,7 +2,9 @@
  * Three small runtime patches to the libp2p 3 stack, installed by `createNode` before the first
  * connection exists. Each removes work from every frame on the LLM path; each was found by tracing
  * one request stage by stage (docs/routing.md, "Where the time goes") and is shown by
- * `stack-patches.test.ts`. Remove one when its library fixes the behaviour.
+ * `stack-patches.test.ts`. Remove one when its library fixes the behaviour. Every target is checked
+ * before any is patched (`checkStackPatchTargets`, `STACK_PATCH_STALE`); the patched packages are
+ * pinned exactly in package.json; upstream reports are in docs/upstream/.
  *
  * 1. TCP write coalescing. `@libp2p/tcp` 11 hands every buffer of a write to `socket.write` on its
  *    own; with `noDelay` on (DESIGN.md: off costs 88 ms) each is its own syscall and segment. Noise
@@ -24,14 +26,85 @@
 import { Socket } from 'node:net'
 import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 import { AbstractMessageStream, LengthPrefixedDecoder } from '@libp2p/utils'
+import { requireFunction, requireProperty } from './patch-target.js'
 
 type Patched = Record<PropertyKey, unknown>
 const installed = Symbol.for('clawmesh.stackPatches')
 
-/** Installs all three patches (idempotent). */
+/** The classes and enum the three patches replace methods of or read (default: the installed libraries). */
+export interface StackPatchTargets {
+  Socket: unknown
+  AbstractMessageStream: unknown
+  YamuxStream: unknown
+  StreamState: unknown
+  LengthPrefixedDecoder: unknown
+}
+
+const libraries: StackPatchTargets = {
+  Socket,
+  AbstractMessageStream,
+  YamuxStream,
+  StreamState,
+  LengthPrefixedDecoder,
+}
+
+/** Throws `StackPatchStaleError` (`STACK_PATCH_STALE`) naming the first patch target that is gone. */
+export function checkStackPatchTargets(targets: StackPatchTargets = libraries): void {
+  const proto = (owner: unknown): unknown => (owner as { prototype?: unknown } | undefined)?.prototype
+  const tcp = 'TCP write coalescing'
+  requireFunction(tcp, 'net.Socket.prototype.cork', proto(targets.Socket), 'cork')
+  requireFunction(tcp, 'net.Socket.prototype.uncork', proto(targets.Socket), 'uncork')
+  requireFunction(
+    tcp,
+    '@libp2p/utils AbstractMessageStream.prototype.processSendQueue',
+    proto(targets.AbstractMessageStream),
+    'processSendQueue',
+  )
+  const window = 'yamux window updates'
+  requireFunction(
+    window,
+    '@chainsafe/libp2p-yamux YamuxStream.prototype.sendWindowUpdate',
+    proto(targets.YamuxStream),
+    'sendWindowUpdate',
+  )
+  requireProperty(
+    window,
+    '@chainsafe/libp2p-yamux StreamState.Established',
+    targets.StreamState,
+    'Established',
+    'number',
+  )
+  requireProperty(
+    window,
+    '@chainsafe/libp2p-yamux StreamState.SYNSent',
+    targets.StreamState,
+    'SYNSent',
+    'number',
+  )
+  const decoder = 'cheap end of buffer'
+  requireFunction(
+    decoder,
+    '@libp2p/utils LengthPrefixedDecoder.prototype.decode',
+    proto(targets.LengthPrefixedDecoder),
+    'decode',
+  )
+  // The patch swaps the instance's `lengthDecoder`: make one and look.
+  const Decoder = targets.LengthPrefixedDecoder as new (init: object) => object
+  const probe = new Decoder({ lengthDecoder: () => 0, encodingLength: () => 1 })
+  requireProperty(
+    decoder,
+    '@libp2p/utils LengthPrefixedDecoder instance .lengthDecoder',
+    probe,
+    'lengthDecoder',
+    'function',
+  )
+}
+
+/** Installs all three patches (idempotent); checks every target first (`checkStackPatchTargets`). */
 export function installStackPatches(): void {
   const marker = AbstractMessageStream.prototype as unknown as Patched
   if (marker[installed] === true) return
+  checkStackPatchTargets()
   coalesceTcpWrites()
   thresholdYamuxWindowUpdates()
   cheapEndOfBuffer()

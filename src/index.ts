@@ -8,7 +8,7 @@
  * for await (const part of peer.chat({ soul: 'inbox-triage', model: 'local/llama3', request: { messages } })) { ... }
  * ```
  */
-export { type StatusPeer, StatusView } from './api/status-view.js'
+
 export {
   loadManifest,
   Manifest,
@@ -17,6 +17,7 @@ export {
   standaloneManifest,
   type TrustLevel,
 } from './config/index.js'
+export { type StatusPeer, StatusView } from './control/status-view.js'
 export { ClawmeshError } from './errors.js'
 export * from './llm/index.js'
 export { createPeer, Peer, type PeerOptions } from './peer.js'

@@ -6,7 +6,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { repoRoot, waitFor } from '../../test/cli-process.js'
 import { type MeshFixture, startMeshFixture } from '../../test/mesh-fixture.js'
-import type { StatusView } from './status-view.js'
+import type { StatusView } from '../control/status-view.js'
 
 const chromiumPath = '/usr/bin/chromium'
 const health = {

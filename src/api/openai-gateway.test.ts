@@ -7,8 +7,8 @@ import type { ChatPart } from '../llm/types.js'
 import type { Logger } from '../log.js'
 import { RoutingError, TrustError } from '../routing/errors.js'
 import { openAIRoutes, SOUL_HEADER } from './openai-gateway.js'
-import { ScriptedMesh, type ScriptStep } from './openai-scripted-mesh.js'
 import { type ApiServer, startApiServer } from './server.js'
+import { ScriptedMesh, type ScriptStep } from './testing/scripted-mesh.js'
 
 const SOUL = 'inbox-triage'
 const MAX_BODY = 256 * 1024

@@ -4,13 +4,13 @@
  * handed to this peer, which checks, adopts and spreads it).
  */
 import { MAX_MANIFEST_BYTES } from '../control/manifest-sync.js'
+import type { StatusView } from '../control/status-view.js'
 import { errorMessage } from '../errors.js'
 import { sendDashboard } from './dashboard.js'
 import { HttpError } from './http-error.js'
 import { type PeerMetrics, sendMetrics } from './metrics.js'
 import { readTextBody } from './openai-body.js'
 import { type Route, sendJson } from './server.js'
-import type { StatusView } from './status-view.js'
 
 /** What the routes read from the peer. */
 export interface PeerRoutesOptions {

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest'
 import { openAIRoutes } from '../api/openai-gateway.js'
-import { ScriptedMesh } from '../api/openai-scripted-mesh.js'
 import { type ApiServer, startApiServer } from '../api/server.js'
+import { ScriptedMesh } from '../api/testing/scripted-mesh.js'
 import { ClawmeshError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { RoutingError } from '../routing/errors.js'

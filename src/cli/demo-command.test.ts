@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type CliProcess, runCli, waitFor } from '../../test/cli-process.js'
-import { StatusView } from '../api/status-view.js'
 import { parseManifest } from '../config/index.js'
+import { StatusView } from '../control/status-view.js'
 import { demoManifest } from './demo-command.js'
 
 /** Splits a printed command line into arguments (handles the '...' and "..." quoting the demo prints). */

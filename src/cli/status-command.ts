@@ -2,7 +2,7 @@
  * `clawmesh status`: the Mission Control's view, read through any peer's API.
  */
 import { parseArgs } from 'node:util'
-import { StatusView } from '../api/status-view.js'
+import { StatusView } from '../control/status-view.js'
 import { ClawmeshError, errorMessage } from '../errors.js'
 import { formatTable, printLine, printText } from './output.js'
 

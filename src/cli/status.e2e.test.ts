@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CliProcess, freePort, runCli, waitFor } from '../../test/cli-process.js'
-import { StatusView } from '../api/status-view.js'
+import { StatusView } from '../control/status-view.js'
 
 const names = ['home', 'vps-fast', 'vps-public']
 

@@ -2,10 +2,10 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { StatusView } from '../api/status-view.js'
 import { STATUS_PROTOCOL } from '../net/constants.js'
 import { type ClawmeshNode, createNode } from '../net/create-node.js'
 import { fetchViewFrom, StatusProtocolError, StatusService } from './status-protocol.js'
+import type { StatusView } from './status-view.js'
 
 const leader = { peerId: 'leader-id', name: 'home', term: 3 }
 

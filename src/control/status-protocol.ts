@@ -11,11 +11,11 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { z } from 'zod'
-import { StatusView } from '../api/status-view.js'
 import { ClawmeshError, errorMessage } from '../errors.js'
 import { createLogger, type Logger } from '../log.js'
 import { STATUS_PROTOCOL } from '../net/constants.js'
 import type { ClawmeshNode } from '../net/create-node.js'
+import { StatusView } from './status-view.js'
 
 /** Largest reply frame either side accepts (4 MiB). */
 export const MAX_STATUS_FRAME_BYTES = 4 * 1024 * 1024

@@ -2,9 +2,9 @@ import type { Stream } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../../test/cli-process.js'
 import { type MeshFixture, startMeshFixture } from '../../test/mesh-fixture.js'
-import { StatusView } from '../api/status-view.js'
 import { STATUS_PROTOCOL } from '../net/constants.js'
 import type { Peer } from '../peer.js'
+import { StatusView } from './status-view.js'
 
 /** Fast failure detection so failover fits in a few seconds. */
 const health = {

@@ -6,10 +6,11 @@
  * When no Mission Control answers within the deadline, the peer answers with
  * its own view marked `source: 'self'` (DESIGN.md, "Details that clients rely on").
  */
-import type { StatusView } from '../api/status-view.js'
+
 import { errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import { type LeaderRef, StatusProtocolError } from './status-protocol.js'
+import type { StatusView } from './status-view.js'
 
 /** Default deadline for reaching the Mission Control before falling back (ms). */
 export const DEFAULT_STATUS_RESOLVE_TIMEOUT_MS = 1_000

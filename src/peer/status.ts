@@ -1,9 +1,9 @@
 /** A peer's status views, built from its rooms: its own, and the one `GET /status` answers. */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { buildStatusView, type StatusView } from '../api/status-view.js'
 import type { ManifestInForce } from '../config/index.js'
 import type { MissionControl } from '../control/mission-control.js'
 import { fetchViewFrom } from '../control/status-protocol.js'
+import { buildStatusView, type StatusView } from '../control/status-view.js'
 import { resolveStatusView } from '../control/status-view-source.js'
 import type { AdvertStore } from '../discovery/advert-store.js'
 import { memberLiveness } from '../health/member-facts.js'

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { stringify } from 'yaml'
-import { StatusView } from '../../src/api/status-view.js'
+import { StatusView } from '../../src/control/status-view.js'
 import { cliPath, repoRoot, waitFor } from '../cli-process.js'
 
 const run = promisify(execFile)

@@ -8,8 +8,8 @@
 import { join } from 'node:path'
 import type { Manifest, NodeConfig } from '../config/schema.js'
 import { ClawmeshError, errorMessage } from '../errors.js'
+import { readStateFile, StateFileError, writeFileAtomic } from '../identity/state-file.js'
 import type { Logger } from '../log.js'
-import { readStateFile, StateFileError, writeFileAtomic } from './state-file.js'
 
 /** File of trust-on-first-use bindings inside the data dir. */
 export const MEMBERS_FILE = 'members.json'

@@ -4,8 +4,14 @@
  * every request and the `AbortSignal` it was given.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ChatPart, EmbedResponse } from '../llm/types.js'
-import type { Mesh, MeshCallOptions, MeshChatRequest, MeshEmbedRequest, MeshModel } from '../routing/mesh.js'
+import type { ChatPart, EmbedResponse } from '../../llm/types.js'
+import type {
+  Mesh,
+  MeshCallOptions,
+  MeshChatRequest,
+  MeshEmbedRequest,
+  MeshModel,
+} from '../../routing/mesh.js'
 
 /** One step of a scripted reply: a part, a pause, or a failure. */
 export type ScriptStep = ChatPart | { type: 'sleep'; ms: number } | { type: 'throw'; error: unknown }

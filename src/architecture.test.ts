@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
 const srcRoot = dirname(fileURLToPath(import.meta.url))
 
 /** The rooms, lowest first. A room may import itself and any room before it. */
-export const ROOM_ORDER = [
+const ROOM_ORDER = [
   'errors',
   'log',
   'identity',
@@ -30,20 +30,20 @@ export const ROOM_ORDER = [
 ] as const
 
 /** The room of a path relative to src/ (`peer.ts` and `peer/` are one room). */
-export function roomOf(path: string): string {
+function roomOf(path: string): string {
   const [first = '', ...rest] = path.split('/')
   return rest.length === 0 ? first.replace(/\.(ts|js)$/, '') : first
 }
 
 /** Relative import specifiers of a source text (static, dynamic and re-exports). */
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   return [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)'(\.{1,2}\/[^']+)'/gm)].map(
     (match) => match[1] ?? '',
   )
 }
 
 /** Upward imports: `[file, import, from-room, to-room]`, for files given as `[path relative to src, text]`. */
-export function upwardImports(files: ReadonlyArray<readonly [string, string]>): string[][] {
+function upwardImports(files: ReadonlyArray<readonly [string, string]>): string[][] {
   const rank = new Map<string, number>(ROOM_ORDER.map((room, index) => [room, index]))
   const found: string[][] = []
   for (const [path, text] of files) {
